@@ -1,0 +1,36 @@
+"""Fixtures shared by every test: paths to the read-only test data beside the project."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
+
+
+def _require(path: Path) -> Path:
+    if not path.exists():
+        raise FileNotFoundError(
+            f"test data {path} is missing: the tests expect ../shared/data beside the project"
+        )
+    return path
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """``../shared/data``: real metadata files and the AudioSet ontology (never committed)."""
+    return _require(SHARED_DATA)
+
+
+@pytest.fixture(scope="session")
+def audioset_ontology_path(shared_data: Path) -> Path:
+    """Google's AudioSet ontology JSON (632 classes)."""
+    return _require(shared_data / "audioset" / "ontology.json")
+
+
+@pytest.fixture(scope="session")
+def meta_dir(shared_data: Path) -> Path:
+    """Real metadata of the standard datasets (AudioSet, FSD50K, ESC-50, Clotho, AudioCaps)."""
+    return _require(shared_data / "meta")
