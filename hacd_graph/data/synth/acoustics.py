@@ -129,4 +129,4 @@ def set_loudness(x: np.ndarray, target_dbfs: float) -> tuple[np.ndarray, float]:
     peak = float(np.abs(y).max())
     if peak > 0.99:
         y *= np.float32(0.99 / peak)
-    return y.astype(np.float32), 20.0 * np.log10(max(dsp.rms(y), 1e-12))
+    return y.astype(np.float32), float(20.0 * np.log10(max(dsp.rms(y), 1e-12)))
