@@ -46,13 +46,13 @@ def karplus_strong(freq: float, n: int, sr: int, rng: np.random.Generator, dampi
     if brightness < 1.0:
         burst = dsp.one_pole_lowpass(burst, sr, 500.0 + brightness * 7000.0)
     blocks = int(np.ceil(n / p)) + 1
-    out = np.empty(blocks * p, dtype=np.float32)
-    out[:p] = burst
-    prev = burst
+    out = np.zeros(blocks * p + 1, dtype=np.float32)  # out[0] is y[-1] = 0
+    out[1 : p + 1] = burst
+    g = np.float32(damping * 0.5)
     for b in range(1, blocks):
-        shifted = np.concatenate([[prev[-1]], prev[:-1]])  # y[t-P-1] for the block
-        prev = np.float32(damping) * 0.5 * (prev + shifted)
-        out[b * p : (b + 1) * p] = prev
+        t0 = b * p + 1  # offset of block b in out
+        out[t0 : t0 + p] = g * (out[t0 - p : t0] + out[t0 - p - 1 : t0 - 1])
+    return out[1 : n + 1]
     return out[:n]
 
 
