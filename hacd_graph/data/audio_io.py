@@ -54,7 +54,9 @@ class SkipReport:
         """One line: ``skipped 3 bad audio files: missing 2, corrupt 1``."""
         if not self.total:
             return "skipped 0 bad audio files"
-        return f"skipped {self.total} bad audio files: " + ", ".join(f"{k} {v}" for k, v in sorted(self.counts.items()))
+        return f"skipped {self.total} bad audio files: " + ", ".join(
+            f"{k} {v}" for k, v in sorted(self.counts.items())
+        )
 
 
 def _wav_declared_bytes(path: Path) -> tuple[int, int] | None:
@@ -89,7 +91,9 @@ def read_audio(path: str | Path) -> tuple[np.ndarray, int]:
         raise AudioReadError(p, "empty", "0 bytes")
     declared = _wav_declared_bytes(p)
     if declared is not None and declared[1] < declared[0]:
-        raise AudioReadError(p, "truncated", f"data chunk declares {declared[0]} bytes, {declared[1]} present")
+        raise AudioReadError(
+            p, "truncated", f"data chunk declares {declared[0]} bytes, {declared[1]} present"
+        )
     try:
         info = sf.info(str(p))
         data, sr = sf.read(str(p), dtype="float32", always_2d=True)
@@ -98,14 +102,20 @@ def read_audio(path: str | Path) -> tuple[np.ndarray, int]:
     if data.shape[0] == 0:
         raise AudioReadError(p, "empty", "0 samples")
     if info.frames > 0 and data.shape[0] < info.frames and info.format != "WAV":
-        raise AudioReadError(p, "truncated", f"header says {info.frames} frames, read {data.shape[0]}")
+        raise AudioReadError(
+            p, "truncated", f"header says {info.frames} frames, read {data.shape[0]}"
+        )
     if not np.isfinite(data).all():
         raise AudioReadError(p, "non_finite", "NaN or infinite samples")
     return data, int(sr)
 
 
-def fit_to_length(wave: torch.Tensor, num_samples: int, crop: str = "start",
-                  generator: torch.Generator | None = None) -> torch.Tensor:
+def fit_to_length(
+    wave: torch.Tensor,
+    num_samples: int,
+    crop: str = "start",
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
     """Crop (``"start"``, ``"center"`` or ``"random"``) or zero-pad ``[S]`` to ``num_samples``."""
     if crop not in CROP_MODES:
         raise ValueError(f"crop must be one of {CROP_MODES}, got {crop!r}")
@@ -123,8 +133,13 @@ def fit_to_length(wave: torch.Tensor, num_samples: int, crop: str = "start",
     return wave[start : start + num_samples]
 
 
-def load_audio(path: str | Path, sample_rate: int = 16000, num_samples: int | None = None, crop: str = "start",
-               generator: torch.Generator | None = None) -> torch.Tensor:
+def load_audio(
+    path: str | Path,
+    sample_rate: int = 16000,
+    num_samples: int | None = None,
+    crop: str = "start",
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
     """Read ``path`` as a mono float32 waveform at ``sample_rate``.
 
     Args:

@@ -34,7 +34,8 @@ def labels_to_target(labels: list[str], ach: ConceptHierarchy) -> torch.Tensor:
 
 
 def resolve_rank(rank: int | None = None, world_size: int | None = None) -> tuple[int, int]:
-    """(rank, world size): the arguments if given, else torch.distributed's when initialised, else (0, 1)."""
+    """(rank, world size): the arguments if given, else torch.distributed's when it is
+    initialised, else (0, 1)."""
     if rank is None or world_size is None:
         import torch.distributed as dist
 
@@ -47,15 +48,20 @@ def resolve_rank(rank: int | None = None, world_size: int | None = None) -> tupl
     return rank, world_size
 
 
-def shard_indices(start: int, stop: int | None, rank: int, world_size: int, worker: int,
-                  num_workers: int) -> Iterator[int]:
+def shard_indices(
+    start: int, stop: int | None, rank: int, world_size: int, worker: int, num_workers: int
+) -> Iterator[int]:
     """Clip indices of one (rank, worker) shard: every ``world_size * num_workers``-th index.
 
     The shards of all ranks and workers are disjoint and together cover ``[start, stop)``.
     """
     shard = rank * num_workers + worker
     step = world_size * num_workers
-    return iter(range(start + shard, stop, step)) if stop is not None else itertools.count(start + shard, step)
+    return (
+        iter(range(start + shard, stop, step))
+        if stop is not None
+        else itertools.count(start + shard, step)
+    )
 
 
 class SyntheticStream(IterableDataset):
@@ -74,11 +80,23 @@ class SyntheticStream(IterableDataset):
         start: first clip index (e.g. to hold out ``[0, start)`` for validation).
     """
 
-    def __init__(self, seed: int = 0, num_clips: int | None = None, config: SceneConfig | None = None,
-                 ach: ConceptHierarchy | None = None, rank: int | None = None, world_size: int | None = None,
-                 start: int = 0) -> None:
+    def __init__(
+        self,
+        seed: int = 0,
+        num_clips: int | None = None,
+        config: SceneConfig | None = None,
+        ach: ConceptHierarchy | None = None,
+        rank: int | None = None,
+        world_size: int | None = None,
+        start: int = 0,
+    ) -> None:
         super().__init__()
-        self.seed, self.num_clips, self.config, self.start = seed, num_clips, config or SceneConfig(), start
+        self.seed, self.num_clips, self.config, self.start = (
+            seed,
+            num_clips,
+            config or SceneConfig(),
+            start,
+        )
         self.ach = ach
         self.rank, self.world_size = resolve_rank(rank, world_size)
 
@@ -94,10 +112,17 @@ class SyntheticStream(IterableDataset):
         stop = None if self.num_clips is None else self.start + self.num_clips
         for i in shard_indices(self.start, stop, self.rank, self.world_size, worker, workers):
             ex = make_example(self.seed, i, self.ach, self.config)
-            yield {"id": ex.key, "index": i, "audio": torch.from_numpy(ex.audio),
-                   "target": labels_to_target(ex.labels, self.ach), "labels": ex.labels,
-                   "caption": ex.texts["caption"], "captions": ex.texts["captions"],
-                   "description": ex.texts["description"], "qa": ex.texts["qa"]}
+            yield {
+                "id": ex.key,
+                "index": i,
+                "audio": torch.from_numpy(ex.audio),
+                "target": labels_to_target(ex.labels, self.ach),
+                "labels": ex.labels,
+                "caption": ex.texts["caption"],
+                "captions": ex.texts["captions"],
+                "description": ex.texts["description"],
+                "qa": ex.texts["qa"],
+            }
 
 
 class ManifestDataset(Dataset):
@@ -113,12 +138,23 @@ class ManifestDataset(Dataset):
             ``AudioReadError`` naming the file.
     """
 
-    def __init__(self, manifest: str | Path, ach: ConceptHierarchy, sample_rate: int = 16000,
-                 num_samples: int | None = None, skip_bad: bool = False) -> None:
+    def __init__(
+        self,
+        manifest: str | Path,
+        ach: ConceptHierarchy,
+        sample_rate: int = 16000,
+        num_samples: int | None = None,
+        skip_bad: bool = False,
+    ) -> None:
         path = Path(manifest)
         self.root = path if path.is_dir() else path.parent
         self.entries = read_manifest(path)
-        self.ach, self.sample_rate, self.num_samples, self.skip_bad = ach, sample_rate, num_samples, skip_bad
+        self.ach, self.sample_rate, self.num_samples, self.skip_bad = (
+            ach,
+            sample_rate,
+            num_samples,
+            skip_bad,
+        )
         self.report = SkipReport()
 
     def __len__(self) -> int:
@@ -127,13 +163,22 @@ class ManifestDataset(Dataset):
     def metadata(self, i: int) -> dict[str, Any]:
         """Item ``i`` without its audio (no file is read)."""
         e = self.entries[i]
-        return {"id": e.get("id", str(i)), "index": i, "target": labels_to_target(e["labels"], self.ach),
-                "labels": e["labels"], "caption": e.get("caption", ""), "captions": e.get("captions", []),
-                "description": e.get("description", ""), "qa": e.get("qa", [])}
+        return {
+            "id": e.get("id", str(i)),
+            "index": i,
+            "target": labels_to_target(e["labels"], self.ach),
+            "labels": e["labels"],
+            "caption": e.get("caption", ""),
+            "captions": e.get("captions", []),
+            "description": e.get("description", ""),
+            "qa": e.get("qa", []),
+        }
 
     def __getitem__(self, i: int) -> dict[str, Any] | None:
         try:
-            audio = load_audio(self.root / self.entries[i]["audio"], self.sample_rate, self.num_samples)
+            audio = load_audio(
+                self.root / self.entries[i]["audio"], self.sample_rate, self.num_samples
+            )
         except AudioReadError as err:
             if not self.skip_bad:
                 raise
@@ -148,8 +193,11 @@ def collate_examples(batch: list[dict[str, Any] | None]) -> dict[str, Any]:
     fields as lists; drop ``None`` items (bad files skipped by the dataset)."""
     items = [b for b in batch if b is not None]
     if not items:
-        return {"audio": torch.zeros(0, 0), "lengths": torch.zeros(0, dtype=torch.long),
-                "target": torch.zeros(0, 0)}
+        return {
+            "audio": torch.zeros(0, 0),
+            "lengths": torch.zeros(0, dtype=torch.long),
+            "target": torch.zeros(0, 0),
+        }
     out: dict[str, Any] = {"target": torch.stack([b["target"] for b in items])}
     if "audio" in items[0]:
         lengths = torch.tensor([b["audio"].shape[-1] for b in items])

@@ -89,8 +89,14 @@ def _done_indices(partial: Path) -> dict[int, str]:
     return done
 
 
-def write_synthetic(out_dir: str | Path, n: int, seed: int = 0, config: SceneConfig | None = None,
-                    workers: int = 1, progress: bool = True) -> Path:
+def write_synthetic(
+    out_dir: str | Path,
+    n: int,
+    seed: int = 0,
+    config: SceneConfig | None = None,
+    workers: int = 1,
+    progress: bool = True,
+) -> Path:
     """Generate clips ``0..n-1`` of ``seed`` into ``out_dir`` (WAV + ``manifest.jsonl``).
 
     Resumable: rerunning with the same arguments skips clips already written.
@@ -118,18 +124,25 @@ def write_synthetic(out_dir: str | Path, n: int, seed: int = 0, config: SceneCon
         for line in manifest.read_text(encoding="utf-8").splitlines():
             entry = json.loads(line)
             done[int(entry["index"])] = line
-    done = {i: line for i, line in done.items() if i < n and (out / json.loads(line)["audio"]).exists()}
+    done = {
+        i: line for i, line in done.items() if i < n and (out / json.loads(line)["audio"]).exists()
+    }
     todo = [i for i in range(n) if i not in done]
     cfg = asdict(config)
-    with partial.open("a", encoding="utf-8") as sink, tqdm(
-        total=n, initial=n - len(todo), desc="synth", unit="clip", disable=not progress
-    ) as bar:
+    with (
+        partial.open("a", encoding="utf-8") as sink,
+        tqdm(
+            total=n, initial=n - len(todo), desc="synth", unit="clip", disable=not progress
+        ) as bar,
+    ):
         if workers <= 1:
             _init_worker(cfg, seed, str(out))
             lines: Iterable[str] = map(_make_one, todo)
             pool = None
         else:
-            pool = mp.get_context("spawn").Pool(workers, _init_worker, (cfg, seed, str(out)))
+            # fork where the platform has it: workers start in milliseconds instead of re-importing
+            method = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
+            pool = mp.get_context(method).Pool(workers, _init_worker, (cfg, seed, str(out)))
             lines = pool.imap(_make_one, todo, chunksize=8)
         try:
             for line in lines:
@@ -150,7 +163,8 @@ def read_manifest(path: str | Path) -> list[dict[str, Any]]:
     """The entries of a ``manifest.jsonl`` (a folder holding one may be given).
 
     Raises:
-        FileNotFoundError: naming the missing manifest. ValueError: naming file and line of bad JSON.
+        FileNotFoundError: naming the missing manifest.
+        ValueError: naming the file and line of bad JSON.
     """
     path = Path(path)
     if path.is_dir():
@@ -185,8 +199,9 @@ def iter_shard_samples(manifest_dir: str | Path) -> Iterator[tuple[str, bytes, b
         yield entry["id"], wav, json.dumps(meta).encode("utf-8")
 
 
-def write_shards(manifest_dir: str | Path, out_dir: str | Path, shard_size: int = 1000,
-                 progress: bool = True) -> list[Path]:
+def write_shards(
+    manifest_dir: str | Path, out_dir: str | Path, shard_size: int = 1000, progress: bool = True
+) -> list[Path]:
     """Export a WAV + manifest folder to WebDataset tar shards ``shard-000000.tar``, ...
 
     Each sample is ``<key>.wav`` and ``<key>.json`` (labels, texts and record) next to each
@@ -204,7 +219,6 @@ def write_shards(manifest_dir: str | Path, out_dir: str | Path, shard_size: int 
     paths: list[Path] = []
     buf: io.BytesIO | None = None
     tar: tarfile.TarFile | None = None
-    count = 0
 
     def close() -> None:
         nonlocal tar, buf
@@ -215,13 +229,15 @@ def write_shards(manifest_dir: str | Path, out_dir: str | Path, shard_size: int 
             paths.append(path)
         tar, buf = None, None
 
-    for key, wav, meta in tqdm(iter_shard_samples(manifest_dir), desc="shards", unit="clip", disable=not progress):
+    samples = tqdm(
+        iter_shard_samples(manifest_dir), desc="shards", unit="clip", disable=not progress
+    )
+    for count, (key, wav, meta) in enumerate(samples, start=1):
         if tar is None:
             buf = io.BytesIO()
-            tar = tarfile.open(fileobj=buf, mode="w")
+            tar = tarfile.open(fileobj=buf, mode="w")  # noqa: SIM115 (closed in close())
         _tar_add(tar, f"{key}.wav", wav)
         _tar_add(tar, f"{key}.json", meta)
-        count += 1
         if count % shard_size == 0:
             close()
     close()

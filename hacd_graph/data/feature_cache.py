@@ -9,6 +9,7 @@ another worker won the race), so DataLoader workers can fill one cache concurren
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -36,14 +37,31 @@ class FeatureCache:
         shard_size: items per shard file (default 1024).
     """
 
-    def __init__(self, root: str | Path, settings_key: str, num_items: int, shape: tuple[int, ...],
-                 dtype: str = "float16", shard_size: int = 1024) -> None:
+    def __init__(
+        self,
+        root: str | Path,
+        settings_key: str,
+        num_items: int,
+        shape: tuple[int, ...],
+        dtype: str = "float16",
+        shard_size: int = 1024,
+    ) -> None:
         self.key = settings_key
         digest = hashlib.sha1(settings_key.encode("utf-8")).hexdigest()[:16]
         self.dir = Path(root) / digest
-        self.num_items, self.shape, self.dtype, self.shard_size = num_items, tuple(shape), np.dtype(dtype), shard_size
-        meta = {"settings_key": settings_key, "num_items": num_items, "shape": list(self.shape),
-                "dtype": self.dtype.name, "shard_size": shard_size}
+        self.num_items, self.shape, self.dtype, self.shard_size = (
+            num_items,
+            tuple(shape),
+            np.dtype(dtype),
+            shard_size,
+        )
+        meta = {
+            "settings_key": settings_key,
+            "num_items": num_items,
+            "shape": list(self.shape),
+            "dtype": self.dtype.name,
+            "shard_size": shard_size,
+        }
         meta_path = self.dir / "meta.json"
         if meta_path.exists():
             try:
@@ -63,10 +81,8 @@ class FeatureCache:
         os.close(fd)
         try:
             write(tmp)
-            try:
-                os.link(tmp, path)  # fails if it exists: first writer wins, nothing is overwritten
-            except FileExistsError:
-                pass
+            with contextlib.suppress(FileExistsError):  # first writer wins, none overwrites
+                os.link(tmp, path)
         finally:
             os.unlink(tmp)
 
@@ -74,10 +90,17 @@ class FeatureCache:
         if s not in self._maps:
             feat, done = self.dir / f"feat-{s:05d}.npy", self.dir / f"done-{s:05d}.npy"
             rows = min(self.shard_size, self.num_items - s * self.shard_size)
-            for path, dtype, shape in ((feat, self.dtype, (rows, *self.shape)), (done, np.uint8, (rows,))):
+            for path, dtype, shape in (
+                (feat, self.dtype, (rows, *self.shape)),
+                (done, np.uint8, (rows,)),
+            ):
                 if not path.exists():
-                    self._atomic_create(path, lambda p, d=dtype, sh=shape: np.lib.format.open_memmap(
-                        p, mode="w+", dtype=d, shape=sh).flush())
+                    self._atomic_create(
+                        path,
+                        lambda p, d=dtype, sh=shape: np.lib.format.open_memmap(
+                            p, mode="w+", dtype=d, shape=sh
+                        ).flush(),
+                    )
             self._maps[s] = (np.load(feat, mmap_mode="r+"), np.load(done, mmap_mode="r+"))
         return self._maps[s]
 
@@ -94,9 +117,16 @@ class FeatureCache:
 
     def put(self, i: int, features: np.ndarray | torch.Tensor) -> None:
         """Store item ``i``'s features (shape must match), then mark it done."""
-        x = features.detach().cpu().numpy() if isinstance(features, torch.Tensor) else np.asarray(features)
+        x = (
+            features.detach().cpu().numpy()
+            if isinstance(features, torch.Tensor)
+            else np.asarray(features)
+        )
         if tuple(x.shape) != self.shape:
-            raise ValueError(f"features of item {i} have shape {tuple(x.shape)}, cache {self.dir} holds {self.shape}")
+            raise ValueError(
+                f"features of item {i} have shape {tuple(x.shape)}, "
+                f"cache {self.dir} holds {self.shape}"
+            )
         feat, done, r = self._locate(i)
         feat[r] = x.astype(self.dtype)
         feat.flush()
@@ -120,9 +150,19 @@ class CachedFeatures(Dataset):
         drop_audio: remove ``audio`` from returned items (default true).
     """
 
-    def __init__(self, dataset: Dataset, extract: Callable[[torch.Tensor], torch.Tensor], cache: FeatureCache,
-                 drop_audio: bool = True) -> None:
-        self.dataset, self.extract, self.cache, self.drop_audio = dataset, extract, cache, drop_audio
+    def __init__(
+        self,
+        dataset: Dataset,
+        extract: Callable[[torch.Tensor], torch.Tensor],
+        cache: FeatureCache,
+        drop_audio: bool = True,
+    ) -> None:
+        self.dataset, self.extract, self.cache, self.drop_audio = (
+            dataset,
+            extract,
+            cache,
+            drop_audio,
+        )
 
     def __len__(self) -> int:
         return len(self.dataset)  # type: ignore[arg-type]

@@ -47,10 +47,18 @@ def spectrogram_png(audio: np.ndarray, sample_rate: int, path: Path, title: str 
     from hacd_graph.data.features import LogMel, LogMelConfig
 
     cfg = LogMelConfig(sample_rate=sample_rate, n_mels=80)
-    mel = LogMel(cfg)(torch.from_numpy(np.ascontiguousarray(audio, dtype=np.float32))).numpy()  # [T, M]
+    mel = LogMel(cfg)(
+        torch.from_numpy(np.ascontiguousarray(audio, dtype=np.float32))
+    ).numpy()  # [T, M]
     fig, ax = plt.subplots(figsize=(10, 3.6), dpi=110)
-    ax.imshow(mel.T, origin="lower", aspect="auto", cmap="magma",
-              extent=(0, audio.size / sample_rate, 0, cfg.n_mels), vmin=mel.max() - 80 / 4.343)
+    ax.imshow(
+        mel.T,
+        origin="lower",
+        aspect="auto",
+        cmap="magma",
+        extent=(0, audio.size / sample_rate, 0, cfg.n_mels),
+        vmin=mel.max() - 80 / 4.343,
+    )
     ax.set_xlabel("time (s)")
     ax.set_ylabel("mel bin")
     ax.set_title(title[:110], fontsize=9)
@@ -64,15 +72,29 @@ def spectrogram_png(audio: np.ndarray, sample_rate: int, path: Path, title: str 
 def preview_text(ex: SyntheticExample, ach: ConceptHierarchy) -> str:
     """Human-readable texts of one example: captions, description, QA, label tree."""
     t = ex.texts
-    parts = ["CAPTIONS", *[f"  - {c}" for c in t["captions"]], "", "DESCRIPTION", "  " + t["description"], "",
-             "QUESTIONS AND ANSWERS", *[f"  [{q['level']}/{q['type']}] {q['question']} -> {q['answer']}"
-                                         for q in t["qa"]], "", f"LABELS ({len(ex.labels)}, closed under ancestors)",
-             label_tree(ex.labels, ach)]
+    parts = [
+        "CAPTIONS",
+        *[f"  - {c}" for c in t["captions"]],
+        "",
+        "DESCRIPTION",
+        "  " + t["description"],
+        "",
+        "QUESTIONS AND ANSWERS",
+        *[f"  [{q['level']}/{q['type']}] {q['question']} -> {q['answer']}" for q in t["qa"]],
+        "",
+        f"LABELS ({len(ex.labels)}, closed under ancestors)",
+        label_tree(ex.labels, ach),
+    ]
     return "\n".join(parts) + "\n"
 
 
-def write_preview(out_dir: str | Path, ach: ConceptHierarchy, seed: int = 0, indices: list[int] | None = None,
-                  config: SceneConfig | None = None) -> list[Path]:
+def write_preview(
+    out_dir: str | Path,
+    ach: ConceptHierarchy,
+    seed: int = 0,
+    indices: list[int] | None = None,
+    config: SceneConfig | None = None,
+) -> list[Path]:
     """Write ``<key>.wav``, ``<key>.png``, ``<key>.txt`` and ``<key>.json`` per clip.
 
     Returns:
@@ -85,7 +107,9 @@ def write_preview(out_dir: str | Path, ach: ConceptHierarchy, seed: int = 0, ind
         ex = make_example(seed, i, ach, config)
         base = out / (ex.key if not (config and config.preset) else f"{config.preset}_{ex.key}")
         atomic_write_bytes(base.with_suffix(".wav"), wav_bytes(ex.audio, ex.record.sample_rate))
-        spectrogram_png(ex.audio, ex.record.sample_rate, base.with_suffix(".png"), ex.texts["caption"])
+        spectrogram_png(
+            ex.audio, ex.record.sample_rate, base.with_suffix(".png"), ex.texts["caption"]
+        )
         atomic_write_bytes(base.with_suffix(".txt"), preview_text(ex, ach).encode("utf-8"))
         entry = ex.manifest_entry(base.with_suffix(".wav").name)
         atomic_write_bytes(base.with_suffix(".json"), json.dumps(entry, indent=1).encode("utf-8"))

@@ -42,7 +42,7 @@ class SyntheticExample:
         return f"s{self.record.seed}-{self.record.index:08d}"
 
     def manifest_entry(self, audio_path: str) -> dict[str, Any]:
-        """The JSON object of this clip in ``manifest.jsonl`` (DESIGN.md "Synthetic data on disk")."""
+        """This clip's JSON object in ``manifest.jsonl`` (DESIGN.md "Synthetic data on disk")."""
         return {
             "id": self.key,
             "audio": audio_path,
@@ -56,8 +56,15 @@ class SyntheticExample:
         }
 
 
-def make_example(seed: int, index: int, ach: ConceptHierarchy, config: SceneConfig | None = None,
-                 register: CaptionRegister | None = None) -> SyntheticExample:
+def make_example(
+    seed: int,
+    index: int,
+    ach: ConceptHierarchy,
+    config: SceneConfig | None = None,
+    register: CaptionRegister | None = None,
+) -> SyntheticExample:
     """Generate clip ``index`` of ``seed`` with labels (over ``ach``) and text targets."""
     audio, record = generate(seed, index, config)
-    return SyntheticExample(audio, record, scene_labels(record, ach), text_targets(record, register=register))
+    return SyntheticExample(
+        audio, record, scene_labels(record, ach), text_targets(record, register=register)
+    )

@@ -19,7 +19,8 @@ BANDWIDTHS = ("full", "telephone", "am_radio")
 
 
 def classify_reverberation(rt60_s: float) -> str:
-    """``"dry"`` below 0.25 s, ``"slight"`` below 0.5 s, ``"moderate"`` up to 1 s, else ``"strong"``."""
+    """RT60 class: ``"dry"`` below 0.25 s, ``"slight"`` below 0.5 s, ``"moderate"`` up to
+    1 s, else ``"strong"``."""
     if rt60_s < 0.25:
         return "dry"
     if rt60_s < 0.5:
@@ -37,7 +38,9 @@ def classify_noise(noise_floor_db: float) -> str:
     return "noisy" if noise_floor_db > -35.0 else "clean"
 
 
-def room_impulse_response(rng: np.random.Generator, rt60_s: float, room_size: str, sr: int) -> np.ndarray:
+def room_impulse_response(
+    rng: np.random.Generator, rt60_s: float, room_size: str, sr: int
+) -> np.ndarray:
     """A synthetic room impulse response without the direct path.
 
     Sparse early reflections (their spacing grows with the room) followed by an exponentially
@@ -50,16 +53,23 @@ def room_impulse_response(rng: np.random.Generator, rt60_s: float, room_size: st
     n = max(int(min(rt60_s, 1.5) * sr), int(0.05 * sr))
     t = dsp.time_axis(n, sr)
     tail = dsp.white(rng, n) * np.exp(-6.908 * t / max(rt60_s, 1e-3)).astype(np.float32)
-    tail = dsp.one_pole_lowpass(tail, sr, {"small": 7000.0, "medium": 5000.0, "large": 3500.0}[room_size])
+    tail = dsp.one_pole_lowpass(
+        tail, sr, {"small": 7000.0, "medium": 5000.0, "large": 3500.0}[room_size]
+    )
     spacing = {"small": 0.003, "medium": 0.007, "large": 0.015}[room_size]
     early = rng.uniform(spacing, 8 * spacing, 8)
     for d in early:
         k = int(d * sr)
         if k < n:
-            tail[k] += float(rng.choice([-1, 1]) * rng.uniform(0.5, 1.0) * np.exp(-6.908 * d / rt60_s)) * 4.0
+            tail[k] += (
+                float(rng.choice([-1, 1]) * rng.uniform(0.5, 1.0) * np.exp(-6.908 * d / rt60_s))
+                * 4.0
+            )
     onset = int(spacing * sr)
     tail[:onset] = 0.0
-    return (tail / max(1e-9, float(np.sqrt(np.sum(tail.astype(np.float64) ** 2))))).astype(np.float32)
+    return (tail / max(1e-9, float(np.sqrt(np.sum(tail.astype(np.float64) ** 2))))).astype(
+        np.float32
+    )
 
 
 def reverberate(x: np.ndarray, rir: np.ndarray) -> np.ndarray:
@@ -102,7 +112,9 @@ def band_limit(x: np.ndarray, bandwidth: str, sr: int, rng: np.random.Generator)
 
 def add_noise_floor(x: np.ndarray, noise_floor_db: float, rng: np.random.Generator) -> np.ndarray:
     """Add white recorder hiss ``noise_floor_db`` dB below (or above) the RMS of ``x``."""
-    return (x + dsp.white(rng, x.size) * np.float32(dsp.rms(x) * dsp.db_to_gain(noise_floor_db))).astype(np.float32)
+    return (
+        x + dsp.white(rng, x.size) * np.float32(dsp.rms(x) * dsp.db_to_gain(noise_floor_db))
+    ).astype(np.float32)
 
 
 def clip_hard(x: np.ndarray, percentile: float) -> tuple[np.ndarray, float]:

@@ -73,8 +73,11 @@ INSTRUMENT_CONCEPTS: dict[str, tuple[str, ...]] = {
 }
 
 # The synthesizer's concept depends on what it plays.
-SYNTH_BY_TECHNIQUE = {"sustained_chords": "hacd:synth_pad", "offbeat_bass": "hacd:synth_bass",
-                      "arpeggios": "hacd:synth_lead"}
+SYNTH_BY_TECHNIQUE = {
+    "sustained_chords": "hacd:synth_pad",
+    "offbeat_bass": "hacd:synth_bass",
+    "arpeggios": "hacd:synth_lead",
+}
 
 DRUM_PIECE_CONCEPTS: dict[str, str] = {
     "kick": "hacd:kick_drum",
@@ -114,30 +117,72 @@ ROLE_CONCEPTS: dict[str, str] = {
     "accompaniment": "hacd:accompaniment",
 }
 
-GENRE_CONCEPTS = {"jazz": "hacd:jazz", "rock": "hacd:rock", "electronic": "hacd:electronic_music",
-                  "classical": "hacd:classical", "folk": "hacd:folk"}
+GENRE_CONCEPTS = {
+    "jazz": "hacd:jazz",
+    "rock": "hacd:rock",
+    "electronic": "hacd:electronic_music",
+    "classical": "hacd:classical",
+    "folk": "hacd:folk",
+}
 STYLE_CONCEPTS = {"bebop": "hacd:bebop", "house": "hacd:house"}
-TEMPO_CONCEPTS = {"slow": "hacd:slow_tempo", "moderate": "hacd:moderate_tempo", "fast": "hacd:fast_tempo"}
-METER_CONCEPTS = {"4/4": ("hacd:quadruple_meter",), "3/4": ("hacd:triple_meter",),
-                  "6/8": ("hacd:compound_meter", "hacd:duple_meter")}
+TEMPO_CONCEPTS = {
+    "slow": "hacd:slow_tempo",
+    "moderate": "hacd:moderate_tempo",
+    "fast": "hacd:fast_tempo",
+}
+METER_CONCEPTS = {
+    "4/4": ("hacd:quadruple_meter",),
+    "3/4": ("hacd:triple_meter",),
+    "6/8": ("hacd:compound_meter", "hacd:duple_meter"),
+}
 FEEL_CONCEPTS = {"swing": "hacd:swing_feel", "straight": "hacd:straight_feel"}
 
-PLACE_CONCEPTS = {"cafe": "hacd:cafe", "home": "hacd:living_room", "office": "hacd:office",
-                  "hall": "hacd:concert_hall", "workshop": "hacd:workplace", "street": "hacd:street",
-                  "park": "hacd:park", "farm": "hacd:farm", "wilderness": "hacd:natural_outdoor"}
-CROWD_CONCEPTS = {"light": "hacd:sparse_crowd", "moderate": "hacd:moderate_crowd", "heavy": "hacd:busy_crowd"}
+PLACE_CONCEPTS = {
+    "cafe": "hacd:cafe",
+    "home": "hacd:living_room",
+    "office": "hacd:office",
+    "hall": "hacd:concert_hall",
+    "workshop": "hacd:workplace",
+    "street": "hacd:street",
+    "park": "hacd:park",
+    "farm": "hacd:farm",
+    "wilderness": "hacd:natural_outdoor",
+}
+CROWD_CONCEPTS = {
+    "light": "hacd:sparse_crowd",
+    "moderate": "hacd:moderate_crowd",
+    "heavy": "hacd:busy_crowd",
+}
 RAIN_CONCEPTS = {"light": "hacd:light_rain", "moderate": "hacd:rain", "heavy": "hacd:heavy_rain"}
 
-REVERB_CONCEPTS = {"dry": "hacd:dry_acoustics", "slight": "hacd:slight_reverb",
-                   "moderate": "hacd:moderate_reverb", "strong": "hacd:strong_reverb"}
-ROOM_CONCEPTS = {"small": "hacd:small_room", "medium": "hacd:medium_room", "large": "hacd:large_room",
-                 None: "hacd:open_air"}
+REVERB_CONCEPTS = {
+    "dry": "hacd:dry_acoustics",
+    "slight": "hacd:slight_reverb",
+    "moderate": "hacd:moderate_reverb",
+    "strong": "hacd:strong_reverb",
+}
+ROOM_CONCEPTS = {
+    "small": "hacd:small_room",
+    "medium": "hacd:medium_room",
+    "large": "hacd:large_room",
+    None: "hacd:open_air",
+}
 DISTANCE_CONCEPTS = {"near": "hacd:near", "moderate": "hacd:mid_distance", "far": "hacd:far"}
-LOUDNESS_CONCEPTS = {"quiet": "hacd:quiet", "moderate": "hacd:moderate_loudness", "loud": "hacd:loud"}
-BANDWIDTH_CONCEPTS = {"full": ("hacd:full_band",),
-                      "telephone": ("hacd:telephone_band", "hacd:phone_call"),
-                      "am_radio": ("hacd:am_radio_band", "hacd:radio_playback", "hacd:static_noise")}
-FIDELITY_CONCEPTS = {"high": "hacd:high_fidelity", "medium": "hacd:medium_fidelity", "low": "hacd:low_fidelity"}
+LOUDNESS_CONCEPTS = {
+    "quiet": "hacd:quiet",
+    "moderate": "hacd:moderate_loudness",
+    "loud": "hacd:loud",
+}
+BANDWIDTH_CONCEPTS = {
+    "full": ("hacd:full_band",),
+    "telephone": ("hacd:telephone_band", "hacd:phone_call"),
+    "am_radio": ("hacd:am_radio_band", "hacd:radio_playback", "hacd:static_noise"),
+}
+FIDELITY_CONCEPTS = {
+    "high": "hacd:high_fidelity",
+    "medium": "hacd:medium_fidelity",
+    "low": "hacd:low_fidelity",
+}
 
 
 def noise_floor_concepts(noise_floor_db: float) -> tuple[str, ...]:
@@ -153,21 +198,63 @@ def noise_floor_concepts(noise_floor_db: float) -> tuple[str, ...]:
 
 def all_concept_ids() -> set[str]:
     """Every concept id the generator can emit (for checking against the hierarchy)."""
-    ids: set[str] = {"hacd:music", "hacd:mild_clipping", "hacd:heavy_clipping", "hacd:conversation",
-                     "hacd:group_conversation", "hacd:two_person_conversation", "hacd:occasional_laughter",
-                     "hacd:dining", "hacd:piano_trio", "hacd:jazz_combo", "hacd:rock_band",
-                     "hacd:solo_performer", "hacd:duo", "hacd:live_music", "hacd:improvised_solo",
-                     "hacd:bass_role", "hacd:drum_role", "hacd:pizzicato", "hacd:arco", "hacd:major_key",
-                     "hacd:minor_key", "hacd:indoor", "hacd:outdoor", "hacd:office_work",
-                     "hacd:construction_work", "hacd:ensemble", "hacd:clipping", "hacd:busy_street",
-                     "hacd:house"}
-    for table in (SOURCE_CONCEPTS, INSTRUMENT_CONCEPTS, TECHNIQUE_CONCEPTS, METER_CONCEPTS,
-                  BANDWIDTH_CONCEPTS):
+    ids: set[str] = {
+        "hacd:music",
+        "hacd:mild_clipping",
+        "hacd:heavy_clipping",
+        "hacd:conversation",
+        "hacd:group_conversation",
+        "hacd:two_person_conversation",
+        "hacd:occasional_laughter",
+        "hacd:dining",
+        "hacd:piano_trio",
+        "hacd:jazz_combo",
+        "hacd:rock_band",
+        "hacd:solo_performer",
+        "hacd:duo",
+        "hacd:live_music",
+        "hacd:improvised_solo",
+        "hacd:bass_role",
+        "hacd:drum_role",
+        "hacd:pizzicato",
+        "hacd:arco",
+        "hacd:major_key",
+        "hacd:minor_key",
+        "hacd:indoor",
+        "hacd:outdoor",
+        "hacd:office_work",
+        "hacd:construction_work",
+        "hacd:ensemble",
+        "hacd:clipping",
+        "hacd:busy_street",
+        "hacd:house",
+    }
+    for table in (
+        SOURCE_CONCEPTS,
+        INSTRUMENT_CONCEPTS,
+        TECHNIQUE_CONCEPTS,
+        METER_CONCEPTS,
+        BANDWIDTH_CONCEPTS,
+    ):
         for v in table.values():
             ids.update(v)
-    for table in (SYNTH_BY_TECHNIQUE, DRUM_PIECE_CONCEPTS, ROLE_CONCEPTS, GENRE_CONCEPTS, STYLE_CONCEPTS,
-                  TEMPO_CONCEPTS, FEEL_CONCEPTS, PLACE_CONCEPTS, CROWD_CONCEPTS, RAIN_CONCEPTS,
-                  REVERB_CONCEPTS, ROOM_CONCEPTS, DISTANCE_CONCEPTS, LOUDNESS_CONCEPTS, FIDELITY_CONCEPTS):
+    for table in (
+        SYNTH_BY_TECHNIQUE,
+        DRUM_PIECE_CONCEPTS,
+        ROLE_CONCEPTS,
+        GENRE_CONCEPTS,
+        STYLE_CONCEPTS,
+        TEMPO_CONCEPTS,
+        FEEL_CONCEPTS,
+        PLACE_CONCEPTS,
+        CROWD_CONCEPTS,
+        RAIN_CONCEPTS,
+        REVERB_CONCEPTS,
+        ROOM_CONCEPTS,
+        DISTANCE_CONCEPTS,
+        LOUDNESS_CONCEPTS,
+        FIDELITY_CONCEPTS,
+    ):
         ids.update(table.values())
     for db in (-60.0, -40.0, -30.0, -10.0):
         ids.update(noise_floor_concepts(db))

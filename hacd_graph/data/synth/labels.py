@@ -19,8 +19,13 @@ _BASS = ("double_bass", "electric_bass")
 
 def music_concepts(m: MusicRecord, place: str, bandwidth: str) -> set[str]:
     """The most specific concepts true of one piece of music in the clip."""
-    ids = {"hacd:music", cat.GENRE_CONCEPTS[m.genre], cat.TEMPO_CONCEPTS[m.tempo_class],
-           cat.FEEL_CONCEPTS[m.feel], "hacd:minor_key" if m.key.endswith("minor") else "hacd:major_key"}
+    ids = {
+        "hacd:music",
+        cat.GENRE_CONCEPTS[m.genre],
+        cat.TEMPO_CONCEPTS[m.tempo_class],
+        cat.FEEL_CONCEPTS[m.feel],
+        "hacd:minor_key" if m.key.endswith("minor") else "hacd:major_key",
+    }
     ids.update(cat.METER_CONCEPTS[m.meter])
     if m.style:
         ids.add(cat.STYLE_CONCEPTS[m.style])
@@ -48,8 +53,9 @@ def music_concepts(m: MusicRecord, place: str, bandwidth: str) -> set[str]:
             ids.add(cat.ROLE_CONCEPTS[p.role])
     lineup = [(p.instrument, p.role) for p in m.parts]
     if m.genre == "jazz":
-        if sorted(lineup) == sorted([("piano", "solo"), ("double_bass", "rhythm_section"),
-                                     ("drum_kit", "rhythm_section")]):
+        if sorted(lineup) == sorted(
+            [("piano", "solo"), ("double_bass", "rhythm_section"), ("drum_kit", "rhythm_section")]
+        ):
             ids.add("hacd:piano_trio")
         else:
             ids.add("hacd:jazz_combo")

@@ -15,8 +15,19 @@ from hacd_graph.data.synth.record import ComponentRecord, MusicRecord, SceneReco
 from hacd_graph.data.text import phrases as ph
 from hacd_graph.data.text.register import CaptionRegister
 
-_EVENT_KINDS = {"dog_bark", "knock", "car_horn", "cough", "glass_clink", "crow_caw", "duck_quack",
-                "owl_hoot", "cat_meow", "laughter", "frog_croak"}
+_EVENT_KINDS = {
+    "dog_bark",
+    "knock",
+    "car_horn",
+    "cough",
+    "glass_clink",
+    "crow_caw",
+    "duck_quack",
+    "owl_hoot",
+    "cat_meow",
+    "laughter",
+    "frog_croak",
+}
 _TEMPORAL = ("followed by", "then")
 
 
@@ -34,17 +45,31 @@ def music_phrase(m: MusicRecord, rng: np.random.Generator) -> tuple[str, str, st
     tech = ph.TECHNIQUE_PHRASES[lead.techniques[0]]
     tempo = {"slow": "slow", "moderate": "mid-tempo", "fast": "fast"}[m.tempo_class]
     options = [
-        (ph.ENSEMBLE_NAMES[m.genre] if len(m.parts) > 1 else f"a {lead_name}", "plays",
-         f"{genre} music playing"),
+        (
+            ph.ENSEMBLE_NAMES[m.genre] if len(m.parts) > 1 else f"a {lead_name}",
+            "plays",
+            f"{genre} music playing",
+        ),
         (f"{tempo} {genre} music", "plays", f"{tempo} {genre} music"),
         (f"a {lead_name}", f"plays {tech}", f"a {lead_name} playing {tech}"),
     ]
     if others:
         rest = others[0] if len(others) == 1 else ", ".join(others[:-1]) + " and " + others[-1]
-        options.append((f"a {lead_name}", f"plays {tech} over {rest}", f"{genre} music with {lead_name} and {rest}"))
+        options.append(
+            (
+                f"a {lead_name}",
+                f"plays {tech} over {rest}",
+                f"{genre} music with {lead_name} and {rest}",
+            )
+        )
     if m.feel == "swing":
-        options.append((f"a swinging {genre} band" if len(m.parts) > 1 else f"a {lead_name}", "plays",
-                        f"swinging {genre} music"))
+        options.append(
+            (
+                f"a swinging {genre} band" if len(m.parts) > 1 else f"a {lead_name}",
+                "plays",
+                f"swinging {genre} music",
+            )
+        )
     return options[int(rng.integers(len(options)))]
 
 
@@ -84,8 +109,11 @@ def background_phrase(record: SceneRecord, rng: np.random.Generator) -> str:
     bg = record.background
     options = list(ph.BACKGROUND_PHRASES[bg.kind])
     if bg.kind in ("cafe", "crowd"):
-        acts = ["people chat"] + (["someone laughs"] if "laughter" in bg.elements else []) + (
-            ["glasses clink"] if "glass_clink" in bg.elements else [])
+        acts = (
+            ["people chat"]
+            + (["someone laughs"] if "laughter" in bg.elements else [])
+            + (["glasses clink"] if "glass_clink" in bg.elements else [])
+        )
         if len(acts) > 1:
             options.append("as " + ", ".join(acts[:-1]) + " and " + acts[-1])
             options.append("over " + ", ".join(ph.BACKGROUND_ELEMENT_NAMES[e] for e in bg.elements))
@@ -110,7 +138,9 @@ def _acoustic_suffix(record: SceneRecord, rng: np.random.Generator) -> str:
     return options[int(rng.integers(len(options)))]
 
 
-def caption(record: SceneRecord, rng: np.random.Generator, register: CaptionRegister | None = None) -> str:
+def caption(
+    record: SceneRecord, rng: np.random.Generator, register: CaptionRegister | None = None
+) -> str:
     """One caption of the clip."""
     reg = register or CaptionRegister()
     comps = sorted(record.components, key=lambda c: (c.music is None, -c.level_db, c.start_s))
@@ -129,7 +159,11 @@ def caption(record: SceneRecord, rng: np.random.Generator, register: CaptionRegi
         connector = keys[int(rng.choice(len(keys), p=p / p.sum()))]
         text = _join(parts[0], parts[1], connector)
         if len(parts) == 3:
-            text += f" and {parts[2][2]}" if connector in ("with", "followed by") else f" and {parts[2][0]} {parts[2][1]}"
+            text += (
+                f" and {parts[2][2]}"
+                if connector in ("with", "followed by")
+                else f" and {parts[2][0]} {parts[2][1]}"
+            )
     if rng.random() < 0.6:
         text += " " + background_phrase(record, rng)
     text += _acoustic_suffix(record, rng)
@@ -139,8 +173,12 @@ def caption(record: SceneRecord, rng: np.random.Generator, register: CaptionRegi
     return text
 
 
-def captions(record: SceneRecord, rng: np.random.Generator, k: int = 5,
-             register: CaptionRegister | None = None) -> list[str]:
+def captions(
+    record: SceneRecord,
+    rng: np.random.Generator,
+    k: int = 5,
+    register: CaptionRegister | None = None,
+) -> list[str]:
     """Up to ``k`` distinct captions of the clip (fewer only if phrasings run out)."""
     out: list[str] = []
     for _ in range(8 * k):

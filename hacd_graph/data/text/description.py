@@ -19,10 +19,24 @@ from hacd_graph.data.synth.record import MusicRecord, PartRecord, SceneRecord
 from hacd_graph.data.synth.sources import SOURCES
 from hacd_graph.data.text import phrases as ph
 
-_BG_GROUPS = {"cafe": ("human activity",), "crowd": ("human activity",), "street": ("vehicles",),
-              "rain": ("natural sounds",), "park": ("natural sounds", "animals"), "room_tone": ()}
-_GROUP_ORDER = ("music", "human activity", "animals", "natural sounds", "vehicles", "machines",
-                "household sounds", "signals and alarms")
+_BG_GROUPS = {
+    "cafe": ("human activity",),
+    "crowd": ("human activity",),
+    "street": ("vehicles",),
+    "rain": ("natural sounds",),
+    "park": ("natural sounds", "animals"),
+    "room_tone": (),
+}
+_GROUP_ORDER = (
+    "music",
+    "human activity",
+    "animals",
+    "natural sounds",
+    "vehicles",
+    "machines",
+    "household sounds",
+    "signals and alarms",
+)
 _SPEECH = ("male_speech", "female_speech", "child_speech")
 _COUNT_WORDS = {1: "once", 2: "twice", 3: "three times", 4: "four times"}
 
@@ -43,8 +57,10 @@ def general_category(record: SceneRecord) -> str:
     groups = main_components(record)
     if groups == ["music"]:
         return "music"
-    if groups == ["human activity"] and record.background.kind == "room_tone" and all(
-        s.kind in _SPEECH for s in record.sources()
+    if (
+        groups == ["human activity"]
+        and record.background.kind == "room_tone"
+        and all(s.kind in _SPEECH for s in record.sources())
     ):
         return "speech"
     return "environmental audio"
@@ -103,7 +119,9 @@ def part_phrase(p: PartRecord) -> str:
         return f"distorted {name} power chords"
     if main == "sustained_chords":
         return "synth pad chords" if p.instrument == "synthesizer" else f"sustained {name} chords"
-    role = {"solo": "solo", "melody": "melody", "accompaniment": "accompaniment"}.get(p.role, "part")
+    role = {"solo": "solo", "melody": "melody", "accompaniment": "accompaniment"}.get(
+        p.role, "part"
+    )
     extras = [ph.TECHNIQUE_PHRASES[x] for x in t]
     return f"{name} {role} with " + ", ".join(extras)
 
@@ -117,8 +135,10 @@ def _source_phrase(kind: str, events: int) -> str:
 
 def describe(record: SceneRecord) -> str:
     """The hierarchical description of the clip (one paragraph, general to specific)."""
-    sections = [f"General category: {general_category(record)}.",
-                "Main components: " + ", ".join(main_components(record)) + "."]
+    sections = [
+        f"General category: {general_category(record)}.",
+        "Main components: " + ", ".join(main_components(record)) + ".",
+    ]
     for m in record.music():
         sections.append(f"Music details: {music_details(m)}.")
 
@@ -141,20 +161,31 @@ def describe(record: SceneRecord) -> str:
         activity.append("conversation")
     elif speakers:
         activity.append("speech")
-    human = [s.kind for s in record.sources() if SOURCES[s.kind].category == "human" and s.kind not in _SPEECH]
+    human = [
+        s.kind
+        for s in record.sources()
+        if SOURCES[s.kind].category == "human" and s.kind not in _SPEECH
+    ]
     activity += [ph.SOURCE_PHRASES[k][0][2] for k in human]
     if "footsteps" in bg.elements and "footsteps" not in human:
         activity.append("footsteps")
     if activity:
-        crowd = f"; {dict(light='light', moderate='moderate', heavy='busy')[bg.intensity]} crowd noise" \
-            if "crowd_chatter" in bg.elements else ""
+        crowd = (
+            f"; {dict(light='light', moderate='moderate', heavy='busy')[bg.intensity]} crowd noise"
+            if "crowd_chatter" in bg.elements
+            else ""
+        )
         sections.append(f"Human activity: {', '.join(activity)}; {setting}{crowd}.")
     else:
         sections.append(f"Setting: {setting}.")
 
     acoustic = []
-    reverb = {"dry": "dry acoustics", "slight": "slight reverberation", "moderate": "moderate reverberation",
-              "strong": "strong reverberation"}[a.reverberation]
+    reverb = {
+        "dry": "dry acoustics",
+        "slight": "slight reverberation",
+        "moderate": "moderate reverberation",
+        "strong": "strong reverberation",
+    }[a.reverberation]
     acoustic.append(f"{reverb}, {a.room_size}-sized room" if a.room_size else f"{reverb}, open air")
     quality = [f"{a.fidelity} fidelity"]
     if a.bandwidth == "telephone":
@@ -167,7 +198,9 @@ def describe(record: SceneRecord) -> str:
         quality.append("clipping distortion")
     if a.loudness != "moderate":
         quality.append(f"{a.loudness} level")
-    sections.append("Acoustic properties: " + "; ".join([", ".join(acoustic), ", ".join(quality)]) + ".")
+    sections.append(
+        "Acoustic properties: " + "; ".join([", ".join(acoustic), ", ".join(quality)]) + "."
+    )
 
     specific: list[str] = []
     for m in record.music():

@@ -15,8 +15,17 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-CONNECTORS = ("followed by", "while", "as", "and", "with", "then", "in the background", "nearby",
-              "in the distance")
+CONNECTORS = (
+    "followed by",
+    "while",
+    "as",
+    "and",
+    "with",
+    "then",
+    "in the background",
+    "nearby",
+    "in the distance",
+)
 _PATTERNS = {c: re.compile(rf"\b{re.escape(c)}\b") for c in CONNECTORS}
 
 
@@ -32,9 +41,19 @@ class CaptionRegister:
         captions: how many captions were measured.
     """
 
-    connector_rate: dict[str, float] = field(default_factory=lambda: {
-        "followed by": 0.149, "while": 0.077, "as": 0.100, "and": 0.487, "with": 0.126, "then": 0.104,
-        "in the background": 0.066, "nearby": 0.036, "in the distance": 0.028})
+    connector_rate: dict[str, float] = field(
+        default_factory=lambda: {
+            "followed by": 0.149,
+            "while": 0.077,
+            "as": 0.100,
+            "and": 0.487,
+            "with": 0.126,
+            "then": 0.104,
+            "in the background": 0.066,
+            "nearby": 0.036,
+            "in the distance": 0.028,
+        }
+    )
     lowercase_rate: float = 0.0002
     period_rate: float = 0.004
     mean_words: float = 8.68
@@ -58,15 +77,21 @@ class CaptionRegister:
                 counts[c] += bool(pat.search(low))
         if total == 0:
             raise ValueError("no captions to measure a register from")
-        return cls({c: k / total for c, k in counts.items()}, lower / total, period / total, words / total,
-                   total)
+        return cls(
+            {c: k / total for c, k in counts.items()},
+            lower / total,
+            period / total,
+            words / total,
+            total,
+        )
 
     @classmethod
     def from_csvs(cls, paths: Iterable[str | Path]) -> CaptionRegister:
         """Measure a register from AudioCaps (``caption`` column) or Clotho (``caption_1..5``) CSVs.
 
         Raises:
-            FileNotFoundError / ValueError: naming the file that is missing or has no caption column.
+            FileNotFoundError: naming a missing file.
+            ValueError: naming a file without a caption column.
         """
         caps: list[str] = []
         for path in paths:
@@ -75,9 +100,13 @@ class CaptionRegister:
                 raise FileNotFoundError(f"caption file {path} does not exist")
             with path.open(newline="", encoding="utf-8") as f:
                 reader = csv.DictReader(f)
-                cols = [c for c in reader.fieldnames or [] if c == "caption" or c.startswith("caption_")]
+                cols = [
+                    c for c in reader.fieldnames or [] if c == "caption" or c.startswith("caption_")
+                ]
                 if not cols:
-                    raise ValueError(f"{path}: no 'caption' or 'caption_N' column in {reader.fieldnames}")
+                    raise ValueError(
+                        f"{path}: no 'caption' or 'caption_N' column in {reader.fieldnames}"
+                    )
                 for row in reader:
                     caps.extend(row[c] for c in cols if row.get(c))
         return cls.from_captions(caps)

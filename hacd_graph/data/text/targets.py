@@ -15,8 +15,12 @@ from hacd_graph.data.text.register import CaptionRegister
 _TEXT_STREAM = 7  # the text generator's own stream, so text never shifts the audio's randomness
 
 
-def text_targets(record: SceneRecord, num_captions: int = 5, num_qa: int = 8,
-                 register: CaptionRegister | None = None) -> dict[str, Any]:
+def text_targets(
+    record: SceneRecord,
+    num_captions: int = 5,
+    num_qa: int = 8,
+    register: CaptionRegister | None = None,
+) -> dict[str, Any]:
     """Deterministic text targets of a clip (seeded by the record's seed and index).
 
     Returns:
@@ -25,5 +29,9 @@ def text_targets(record: SceneRecord, num_captions: int = 5, num_qa: int = 8,
     """
     rng = np.random.default_rng(np.random.SeedSequence([record.seed, record.index, _TEXT_STREAM]))
     caps = captions(record, rng, num_captions, register)
-    return {"caption": caps[0], "captions": caps, "description": describe(record),
-            "qa": qa_pairs(record, rng, num_qa)}
+    return {
+        "caption": caps[0],
+        "captions": caps,
+        "description": describe(record),
+        "qa": qa_pairs(record, rng, num_qa),
+    }

@@ -45,7 +45,15 @@ def test_clipping_and_loudness_are_measured():
 
 
 def test_classifiers():
-    assert [acoustics.classify_reverberation(t) for t in (0.1, 0.4, 0.7, 1.5)] == ["dry", "slight", "moderate",
-                                                                                   "strong"]
-    assert [acoustics.classify_loudness(d) for d in (-40, -25, -10)] == ["quiet", "moderate", "loud"]
+    assert [acoustics.classify_reverberation(t) for t in (0.1, 0.4, 0.7, 1.5)] == [
+        "dry",
+        "slight",
+        "moderate",
+        "strong",
+    ]
+    assert [acoustics.classify_loudness(d) for d in (-40, -25, -10)] == [
+        "quiet",
+        "moderate",
+        "loud",
+    ]
     assert acoustics.classify_noise(-60) == "clean" and acoustics.classify_noise(-20) == "noisy"

@@ -54,4 +54,6 @@ def test_harmonic_sum_matches_direct_sines():
 def test_noise_is_deterministic_given_the_generator():
     a = dsp.pink(np.random.default_rng(5), 1000)
     b = dsp.pink(np.random.default_rng(5), 1000)
-    assert np.array_equal(a, b) and abs(dsp.rms(dsp.white(np.random.default_rng(1), 50000)) - 1) < 0.05
+    assert (
+        np.array_equal(a, b) and abs(dsp.rms(dsp.white(np.random.default_rng(1), 50000)) - 1) < 0.05
+    )

@@ -29,22 +29,52 @@ def test_renders_40_source_concepts_from_5_top_level_categories(ach):
     concepts |= {c for k in instruments.RANGES for c in INSTRUMENT_CONCEPTS[k]}
     concepts |= set(DRUM_PIECE_CONCEPTS.values())
     root = ach.index("hacd:sound_source")
-    top = {ach.ids[t] for c in concepts for t in ach.ancestors(ach.index(c)) | {ach.index(c)}
-           if root in ach.parents(t)}
-    specific = {c for c in concepts if ach.index("hacd:sound_source") in ach.ancestors(ach.index(c))}
+    top = {
+        ach.ids[t]
+        for c in concepts
+        for t in ach.ancestors(ach.index(c)) | {ach.index(c)}
+        if root in ach.parents(t)
+    }
+    specific = {
+        c for c in concepts if ach.index("hacd:sound_source") in ach.ancestors(ach.index(c))
+    }
     assert len(specific) >= 40, len(specific)
     assert len(top) >= 5, top
 
 
 def test_jazz_cafe_labels(ach, jazz_cafe):
     labels = set(scene_labels(jazz_cafe[1], ach))
-    for c in ("hacd:jazz", "hacd:bebop", "hacd:piano", "hacd:fast_arpeggios", "hacd:double_bass",
-              "hacd:walking_bass", "hacd:brushes_on_snare", "hacd:cymbal_accents", "hacd:swing_feel",
-              "hacd:moderate_tempo", "hacd:cafe", "hacd:indoor", "hacd:medium_room", "hacd:moderate_reverb",
-              "hacd:moderate_crowd", "hacd:babble", "hacd:laughter", "hacd:glass_clinking",
-              "hacd:high_fidelity", "hacd:music", "hacd:audio"):
+    for c in (
+        "hacd:jazz",
+        "hacd:bebop",
+        "hacd:piano",
+        "hacd:fast_arpeggios",
+        "hacd:double_bass",
+        "hacd:walking_bass",
+        "hacd:brushes_on_snare",
+        "hacd:cymbal_accents",
+        "hacd:swing_feel",
+        "hacd:moderate_tempo",
+        "hacd:cafe",
+        "hacd:indoor",
+        "hacd:medium_room",
+        "hacd:moderate_reverb",
+        "hacd:moderate_crowd",
+        "hacd:babble",
+        "hacd:laughter",
+        "hacd:glass_clinking",
+        "hacd:high_fidelity",
+        "hacd:music",
+        "hacd:audio",
+    ):
         assert c in labels, c
-    for absent in ("hacd:rock", "hacd:dog_bark", "hacd:telephone_band", "hacd:clipping", "hacd:outdoor"):
+    for absent in (
+        "hacd:rock",
+        "hacd:dog_bark",
+        "hacd:telephone_band",
+        "hacd:clipping",
+        "hacd:outdoor",
+    ):
         assert absent not in labels
 
 

@@ -17,7 +17,9 @@ def test_each_genre_renders_with_its_arrangement(genre):
     if genre == "jazz":
         assert rec.feel == "swing" and "double_bass" in instruments and "drum_kit" in instruments
     if genre == "rock":
-        assert "electric_guitar" in instruments and "backbeat" in {t for p in rec.parts for t in p.techniques}
+        assert "electric_guitar" in instruments and "backbeat" in {
+            t for p in rec.parts for t in p.techniques
+        }
     if genre == "electronic":
         assert "four_on_the_floor" in {t for p in rec.parts for t in p.techniques}
     if genre in ("classical", "folk"):
@@ -25,15 +27,23 @@ def test_each_genre_renders_with_its_arrangement(genre):
 
 
 def test_walking_bass_plays_every_beat():
-    spec = MusicSpec(genre="jazz", tempo_bpm=120, meter="4/4", lineup=[("double_bass", "rhythm_section",
-                                                                      "walking_bass")])
+    spec = MusicSpec(
+        genre="jazz",
+        tempo_bpm=120,
+        meter="4/4",
+        lineup=[("double_bass", "rhythm_section", "walking_bass")],
+    )
     _, rec = render_music(np.random.default_rng(0), 4 * SR, SR, spec)
     assert rec.parts[0].events == 8  # 2 beats/s for 4 s, no note starting in the last 20 ms
 
 
 def test_cymbal_technique_listed_only_when_a_cymbal_sounds():
-    spec = MusicSpec(genre="jazz", tempo_bpm=120, lineup=[("drum_kit", "rhythm_section", "brushes")],
-                     cymbals="accents")
+    spec = MusicSpec(
+        genre="jazz",
+        tempo_bpm=120,
+        lineup=[("drum_kit", "rhythm_section", "brushes")],
+        cymbals="accents",
+    )
     for seed in range(5):
         _, rec = render_music(np.random.default_rng(seed), int(0.4 * SR), SR, spec)
         kit = rec.parts[0]

@@ -37,15 +37,29 @@ def test_presets_render(name):
 def test_jazz_cafe_matches_the_seed_example(jazz_cafe):
     _, r = jazz_cafe
     (m,) = r.music()
-    assert (m.genre, m.style, m.tempo_class, m.feel, m.meter) == ("jazz", "bebop", "moderate", "swing", "4/4")
+    assert (m.genre, m.style, m.tempo_class, m.feel, m.meter) == (
+        "jazz",
+        "bebop",
+        "moderate",
+        "swing",
+        "4/4",
+    )
     parts = {p.instrument: p for p in m.parts}
     assert parts["piano"].role == "solo" and "fast_arpeggios" in parts["piano"].techniques
     assert "walking_bass" in parts["double_bass"].techniques
-    assert "brushes" in parts["drum_kit"].techniques and "cymbal_accents" in parts["drum_kit"].techniques
+    assert (
+        "brushes" in parts["drum_kit"].techniques
+        and "cymbal_accents" in parts["drum_kit"].techniques
+    )
     assert r.place == "cafe" and r.background.intensity == "moderate"
     assert set(r.background.elements) == {"crowd_chatter", "laughter", "glass_clink"}
     a = r.acoustics
-    assert (a.environment, a.room_size, a.reverberation, a.fidelity) == ("indoor", "medium", "moderate", "high")
+    assert (a.environment, a.room_size, a.reverberation, a.fidelity) == (
+        "indoor",
+        "medium",
+        "moderate",
+        "high",
+    )
 
 
 def test_config_validation():
