@@ -129,7 +129,8 @@ class ManifestDataset(Dataset):
     """Map-style dataset over a ``manifest.jsonl`` (synthetic output or a real-data manifest).
 
     Args:
-        manifest: the manifest file or its folder; ``audio`` paths are relative to its folder.
+        manifest: the manifest file or its folder (``audio`` paths are relative to its folder
+            unless absolute), or a list of manifest entries (paths relative to ``root``).
         ach: the hierarchy for targets.
         sample_rate: rate to resample to.
         num_samples: pad/crop length (``None`` keeps each file's length).
@@ -140,15 +141,19 @@ class ManifestDataset(Dataset):
 
     def __init__(
         self,
-        manifest: str | Path,
+        manifest: str | Path | list[dict[str, Any]],
         ach: ConceptHierarchy,
         sample_rate: int = 16000,
         num_samples: int | None = None,
         skip_bad: bool = False,
+        root: str | Path = ".",
     ) -> None:
-        path = Path(manifest)
-        self.root = path if path.is_dir() else path.parent
-        self.entries = read_manifest(path)
+        if isinstance(manifest, list):
+            self.root, self.entries = Path(root), manifest
+        else:
+            path = Path(manifest)
+            self.root = path if path.is_dir() else path.parent
+            self.entries = read_manifest(path)
         self.ach, self.sample_rate, self.num_samples, self.skip_bad = (
             ach,
             sample_rate,
