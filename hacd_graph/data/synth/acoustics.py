@@ -8,6 +8,7 @@ measured on the final clip (``classify_*``), so a label never disagrees with the
 from __future__ import annotations
 
 import numpy as np
+from scipy import fft as sp_fft
 from scipy import signal
 
 from hacd_graph.data.synth import dsp
@@ -73,8 +74,10 @@ def room_impulse_response(
 
 
 def reverberate(x: np.ndarray, rir: np.ndarray) -> np.ndarray:
-    """Convolve ``x`` with ``rir`` (FFT), cropped to ``len(x)``."""
-    return signal.oaconvolve(x, rir)[: x.size].astype(np.float32)
+    """Convolve ``x`` with ``rir`` (one single-precision real FFT), cropped to ``len(x)``."""
+    n = sp_fft.next_fast_len(x.size + rir.size - 1, real=True)
+    spec = sp_fft.rfft(x.astype(np.float32), n) * sp_fft.rfft(rir.astype(np.float32), n)
+    return sp_fft.irfft(spec, n)[: x.size].astype(np.float32)
 
 
 def at_distance(x: np.ndarray, distance: str, sr: int) -> tuple[np.ndarray, float, float]:

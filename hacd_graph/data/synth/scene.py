@@ -135,7 +135,7 @@ def generate(
         source_keys = _weighted(rng, pool, count - int(has_music))
 
     components: list[ComponentRecord] = []
-    stems: list[tuple[np.ndarray, str, float]] = []  # (audio [n], distance, level dB)
+    stems: list[tuple[np.ndarray, int, str, float]] = []  # (audio span, start, distance, level dB)
     if music_spec is not None:
         audio, mrec = render_music(rng, n, sr, music_spec)
         distance = preset.distance or str(
@@ -147,7 +147,7 @@ def generate(
                 music=mrec, distance=distance, level_db=level, start_s=0.0, end_s=config.duration_s
             )
         )
-        stems.append((audio, distance, level))
+        stems.append((audio, 0, distance, level))
     for key in source_keys:
         kind = SOURCES[key]
         span_s = (
@@ -160,8 +160,7 @@ def generate(
         m = int(span_s * sr)
         start = int(rng.integers(0, n - m + 1))
         audio, events, attrs = render_source(rng, key, m, sr)
-        placed = dsp.silence(n)
-        placed[start : start + m] = dsp.normalize_rms(dsp.fade(audio, sr, 0.005))
+        audio = dsp.fade(audio, sr, 0.005)
         distance = preset.distance or str(
             rng.choice(["near", "moderate", "far"], p=[0.5, 0.35, 0.15])
         )
@@ -175,19 +174,17 @@ def generate(
                 end_s=round((start + m) / sr, 3),
             )
         )
-        stems.append((placed, distance, level))
+        stems.append((audio, start, distance, level))
 
     # Mix: each component's active RMS at its level (distance lowers it), background under it.
     dry = dsp.silence(n)
     send = dsp.silence(n)
-    for audio, distance, level in stems:
+    for audio, start, distance, level in stems:  # audio spans [start, start + len)
         audio, distance_db, wet = acoustics.at_distance(audio, distance, sr)
-        active = audio[np.abs(audio) > 1e-6]
-        gain = (
-            dsp.db_to_gain(level + distance_db) / max(dsp.rms(active), 1e-9) if active.size else 0.0
-        )
-        dry += np.float32(gain) * audio
-        send += np.float32(gain * wet) * audio
+        gain = dsp.db_to_gain(level + distance_db) / max(dsp.rms(audio), 1e-9)
+        end = start + audio.size
+        dry[start:end] += np.float32(gain) * audio
+        send[start:end] += np.float32(gain * wet) * audio
     snr = _uniform(rng, preset.snr_db, (8.0, 20.0))
     bg = background * np.float32(dsp.db_to_gain(-snr))
     if indoor:
