@@ -112,7 +112,11 @@ def generate(
     place = PLACES[preset.place or str(rng.choice(sorted(config.places or PLACES)))]
     indoor = place.environment == "indoor"
     room = (preset.room_size or str(rng.choice(place.rooms))) if indoor else None
-    rt60 = _uniform(rng, preset.rt60_s, acoustics.ROOM_RT60[room]) if room else 0.0
+    rt60 = (
+        acoustics.quantize_rt60(_uniform(rng, preset.rt60_s, acoustics.ROOM_RT60[room]))
+        if room
+        else 0.0
+    )
 
     bg_kind = preset.background or str(rng.choice(place.backgrounds))
     bg_intensity = preset.background_intensity or str(rng.choice(INTENSITIES))
@@ -188,8 +192,8 @@ def generate(
     snr = _uniform(rng, preset.snr_db, (8.0, 20.0))
     bg = background * np.float32(dsp.db_to_gain(-snr))
     if indoor:
-        rir = acoustics.room_impulse_response(rng, rt60, room, sr)
-        mix = dry + bg + acoustics.reverberate(send + 0.5 * bg, rir)
+        variant = int(rng.integers(acoustics.RIR_VARIANTS))
+        mix = dry + bg + acoustics.reverberate_in_room(send + 0.5 * bg, room, rt60, variant, sr)
     else:
         mix = dry + bg
 

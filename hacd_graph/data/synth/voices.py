@@ -38,7 +38,7 @@ def syllable(voice: str, vowel: int, pitch_step: int, sr: int, breathy: bool = F
     rng = np.random.default_rng([vowel, pitch_step + 10, int(breathy), sr, len(voice)])
     n = int(SYLLABLE_SECONDS * sr)
     f0 = VOICE_F0[voice] * 2.0 ** (pitch_step / 12.0)
-    contour = f0 * np.linspace(1.04, 0.94, n)  # slight declination within the syllable
+    contour = f0 * dsp.ramp(1.04, 0.94, n)  # slight declination within the syllable
     src = dsp.pulse_train(dsp.phase_from_freq(contour, n, sr), sharpness=6.0)
     if breathy:
         src = 0.4 * src + 0.6 * dsp.white(rng, n) * 0.3
