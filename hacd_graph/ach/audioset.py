@@ -151,6 +151,7 @@ def download_audioset_ontology(
     try:
         with os.fdopen(handle, "wb") as out:
             out.write(payload)
+        os.chmod(tmp, 0o644)
         os.replace(tmp, dest)
     finally:
         if os.path.exists(tmp):

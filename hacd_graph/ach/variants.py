@@ -34,8 +34,9 @@ def truncated(hierarchy: ConceptHierarchy, max_depth: int) -> ConceptHierarchy:
 
     A deeper concept is merged into its ancestors at level ``max_depth - 1`` (there is at
     least one, on its shortest path from the root; a DAG may give several): its id, its
-    alternative ids and any earlier redirect to it become :attr:`redirects` to those
-    ancestors, so :meth:`ConceptHierarchy.resolve` and the label mapping follow. Edges from
+    alternative ids, its AudioSet MIDs and any earlier redirect to it become
+    :attr:`redirects` to those ancestors, so :meth:`ConceptHierarchy.resolve` and the
+    label and vocabulary mappings follow. Edges from
     a removed parent to a kept child are dropped (every kept concept keeps its parent on
     its shortest path, so the result stays connected).
 
@@ -50,13 +51,15 @@ def truncated(hierarchy: ConceptHierarchy, max_depth: int) -> ConceptHierarchy:
     ids = hierarchy.ids
     keep = [i for i in range(len(hierarchy)) if levels[i] < max_depth]
     kept = {ids[i] for i in keep}
+    kept_mids = {mid for i in keep for mid in hierarchy.concepts[i].audioset}
     targets: dict[str, tuple[str, ...]] = {}
     for i in range(len(hierarchy)):
         if levels[i] >= max_depth:
             anchors = sorted(a for a in hierarchy.ancestors(i) if levels[a] == max_depth - 1)
             concept = hierarchy.concepts[i]
-            for old in (concept.id, *concept.alt_ids):
-                targets[old] = tuple(ids[a] for a in anchors)
+            mids = [m for m in concept.audioset if m not in kept and m not in kept_mids]
+            for old in (concept.id, *concept.alt_ids, *mids):
+                targets.setdefault(old, tuple(ids[a] for a in anchors))
     redirects: dict[str, tuple[str, ...]] = dict(targets)
     for old, new in hierarchy.redirects.items():
         mapped: list[str] = []

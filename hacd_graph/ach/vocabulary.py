@@ -124,6 +124,7 @@ class MidResolver:
 
     def __init__(self, hierarchy: ConceptHierarchy, ontology: Ontology = None) -> None:
         self.hierarchy = hierarchy
+        self._ids = set(hierarchy.ids)
         self._listed: dict[str, list[int]] = {}
         for i, concept in enumerate(hierarchy.concepts):
             for mid in concept.audioset:
@@ -140,14 +141,11 @@ class MidResolver:
 
     def direct(self, mid: str) -> list[int]:
         """Concepts that are, list or stand for ``mid`` (no ontology walk)."""
-        if mid in self.hierarchy.ids:
+        if mid in self._ids:
             return [self.hierarchy.index(mid)]
         if mid in self._listed:
             return list(self._listed[mid])
-        try:
-            return self.hierarchy.resolve(mid)
-        except KeyError:
-            return []
+        return self.hierarchy.find(mid)
 
     def resolve(self, mid: str) -> tuple[list[int], str]:
         """``(concept indices, via)`` for ``mid``; ``via`` as in :class:`ClassMapping`."""

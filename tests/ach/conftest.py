@@ -21,6 +21,12 @@ def merged_ach(audioset_ontology_path: Path) -> ConceptHierarchy:
     return build_ach(("core", "audioset"), audioset_ontology=audioset_ontology_path)
 
 
+@pytest.fixture(scope="session")
+def class_labels_path(meta_dir: Path) -> Path:
+    """AudioSet's 527-class ``class_labels_indices.csv``."""
+    return meta_dir / "audioset" / "class_labels_indices.csv"
+
+
 def hierarchy_from_edges(edges: list[tuple[str, str]], name: str = "toy") -> ConceptHierarchy:
     """A hierarchy from ``(parent, child)`` id pairs; the first parent seen is the root."""
     parents: dict[str, list[str]] = {}
