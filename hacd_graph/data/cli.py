@@ -9,7 +9,12 @@ import os
 def _config(args: argparse.Namespace):
     from hacd_graph.data.synth.scene import SceneConfig
 
-    return SceneConfig(sample_rate=args.sample_rate, duration_s=args.duration, preset=args.preset)
+    return SceneConfig(
+        sample_rate=args.sample_rate,
+        duration_s=args.duration,
+        preset=args.preset,
+        cooccurrence=tuple(args.cooccurrence or ()),
+    )
 
 
 def _add_scene_args(p: argparse.ArgumentParser) -> None:
@@ -18,6 +23,13 @@ def _add_scene_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--duration", type=float, default=4.0, help="clip length in seconds (default 4)")
     p.add_argument(
         "--preset", default=None, help="a named scene preset, e.g. jazz_cafe (default none)"
+    )
+    p.add_argument(
+        "--cooccurrence",
+        nargs="+",
+        default=None,
+        metavar="CSV",
+        help="AudioSet segment CSVs whose label co-occurrence guides which sources share a scene",
     )
 
 

@@ -16,7 +16,7 @@ from hacd_graph.data.synth import dsp
 
 ROOM_RT60 = {"small": (0.2, 0.45), "medium": (0.5, 0.9), "large": (1.0, 2.0)}
 # distance -> (level change dB, reverb send relative to the direct path, low-pass Hz or None)
-DISTANCE = {"near": (0.0, 0.25, None), "moderate": (-4.0, 0.5, 6000.0), "far": (-8.0, 0.9, 3500.0)}
+DISTANCE = {"near": (0.0, 0.25, None), "moderate": (-3.0, 0.5, 6000.0), "far": (-6.0, 0.9, 3500.0)}
 BANDWIDTHS = ("full", "telephone", "am_radio")
 
 

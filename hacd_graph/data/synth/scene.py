@@ -43,6 +43,10 @@ class SceneConfig:
         am_radio_prob: probability of AM-radio bandwidth (default 0.05).
         clipping_prob: probability of clipping (default 0.08).
         noisy_prob: probability of an audible noise floor (default 0.15).
+        cooccurrence: AudioSet segment CSVs; when given, each further foreground source is
+            drawn with its place weight times its co-occurrence lift with the sources
+            already in the scene (``cooccurrence.py``), so scenes combine sounds as real
+            recordings do (default none: place weights only).
     """
 
     sample_rate: int = 16000
@@ -55,6 +59,7 @@ class SceneConfig:
     am_radio_prob: float = 0.05
     clipping_prob: float = 0.08
     noisy_prob: float = 0.15
+    cooccurrence: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not 1 <= self.min_foreground <= self.max_foreground <= 4:
@@ -88,6 +93,29 @@ def _weighted(rng: np.random.Generator, weights: dict[str, float], k: int) -> li
     p = np.array([weights[x] for x in keys], dtype=np.float64)
     k = min(k, len(keys))
     return [keys[i] for i in rng.choice(len(keys), size=k, replace=False, p=p / p.sum())]
+
+
+def _cooccurring(
+    rng: np.random.Generator,
+    pool: dict[str, float],
+    k: int,
+    present: list[str],
+    config: SceneConfig,
+) -> list[str]:
+    """Draw ``k`` sources one at a time, weighting each candidate by its place weight times
+    its co-occurrence lift with everything already in the scene (background included)."""
+    from hacd_graph.data.synth.cooccurrence import load_cooccurrence
+
+    table = load_cooccurrence(tuple(str(p) for p in config.cooccurrence))
+    chosen: list[str] = []
+    for _ in range(min(k, len(pool))):
+        weights = {
+            c: w * float(np.prod([table.weight(c, p) for p in present + chosen]))
+            for c, w in pool.items()
+            if c not in chosen
+        }
+        chosen += _weighted(rng, weights, 1)
+    return chosen
 
 
 def generate(
@@ -136,7 +164,10 @@ def generate(
             genres = place.genres
             music_spec = MusicSpec(genre=_weighted(rng, genres, 1)[0])
         pool = {k: w for k, w in place.sources.items() if k not in bg_elements}
-        source_keys = _weighted(rng, pool, count - int(has_music))
+        if config.cooccurrence:
+            source_keys = _cooccurring(rng, pool, count - int(has_music), list(bg_elements), config)
+        else:
+            source_keys = _weighted(rng, pool, count - int(has_music))
 
     components: list[ComponentRecord] = []
     stems: list[tuple[np.ndarray, int, str, float]] = []  # (audio span, start, distance, level dB)
@@ -168,7 +199,7 @@ def generate(
         distance = preset.distance or str(
             rng.choice(["near", "moderate", "far"], p=[0.5, 0.35, 0.15])
         )
-        level = float(rng.uniform(-4.0, 0.0))
+        level = float(rng.uniform(-3.0, 0.0))
         components.append(
             ComponentRecord(
                 source=SourceRecord(key, attrs, events),

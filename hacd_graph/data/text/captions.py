@@ -98,7 +98,8 @@ def _join(a: tuple[str, str, str], b: tuple[str, str, str], connector: str) -> s
     if connector == "with":
         return f"{a[2]} with {b[2]}"
     if connector == "in the background":
-        return f"{a[0]} {a[1]} with {b[2]} in the background"
+        where = "" if b[2].endswith(("in the distance", "nearby")) else " in the background"
+        return f"{a[0]} {a[1]} with {b[2]}{where}"
     if connector in ("while", "as"):
         return f"{a[0]} {a[1]} {connector} {b[0]} {b[1]}"
     return f"{a[0]} {a[1]} and {b[0]} {b[1]}"
