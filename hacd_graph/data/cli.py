@@ -70,6 +70,18 @@ def _preview(args: argparse.Namespace) -> int:
     return 0
 
 
+def _concepts(args: argparse.Namespace) -> int:
+    from hacd_graph.ach import build_ach
+    from hacd_graph.data.synth.catalog import rendered_source_concepts
+
+    groups = rendered_source_concepts(build_ach())
+    total = len({c for names in groups.values() for c in names})
+    print(f"{total} sound-source concepts in {len(groups)} top-level categories:")
+    for group, names in groups.items():
+        print(f"  {group} ({len(names)}): {', '.join(names)}")
+    return 0
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``data`` command group."""
     group = subparsers.add_parser("data", help="synthetic scenes, shards, previews")
@@ -104,3 +116,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--start", type=int, default=0, help="first clip index (default 0)")
     _add_scene_args(p)
     p.set_defaults(func=_preview)
+
+    p = sub.add_parser("concepts", help="list the sound-source concepts the generator renders")
+    p.set_defaults(func=_concepts)

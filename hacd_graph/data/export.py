@@ -74,6 +74,19 @@ def _make_one(index: int) -> str:
     return json.dumps(ex.manifest_entry(rel))
 
 
+def _context() -> mp.context.BaseContext:
+    """A start method that is safe when the caller already runs threads (torch, DeepSpeed):
+    ``forkserver`` forks workers from a clean server that has imported the generator once
+    (fast starts, no inherited thread pools); ``spawn`` where forkserver is unavailable."""
+    if "forkserver" not in mp.get_all_start_methods():
+        return mp.get_context("spawn")
+    ctx = mp.get_context("forkserver")
+    ctx.set_forkserver_preload(
+        ["hacd_graph.ach", "hacd_graph.data.synthetic", "hacd_graph.data.export"]
+    )
+    return ctx
+
+
 def _done_indices(partial: Path) -> dict[int, str]:
     """Manifest lines already written by an earlier (killed) run, by clip index."""
     done: dict[int, str] = {}
@@ -140,9 +153,7 @@ def write_synthetic(
             lines: Iterable[str] = map(_make_one, todo)
             pool = None
         else:
-            # fork where the platform has it: workers start in milliseconds instead of re-importing
-            method = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
-            pool = mp.get_context(method).Pool(workers, _init_worker, (cfg, seed, str(out)))
+            pool = _context().Pool(workers, _init_worker, (cfg, seed, str(out)))
             lines = pool.imap(_make_one, todo, chunksize=8)
         try:
             for line in lines:

@@ -61,3 +61,9 @@ def test_preview_writes_wav_png_and_texts(tmp_path):
     text = (tmp_path / "jazz_cafe_s0-00000000.txt").read_text()
     assert "General category: environmental audio" in text and "Jazz  [hacd:jazz]" in text
     assert (tmp_path / "jazz_cafe_s0-00000000.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_concepts_listing(capsys):
+    assert main(["data", "concepts"]) == 0
+    out = capsys.readouterr().out
+    assert "top-level categories" in out and "Musical instrument" in out

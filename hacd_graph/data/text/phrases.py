@@ -237,6 +237,7 @@ TECHNIQUE_PHRASES: dict[str, str] = {
     "cymbal_accents": "occasional cymbal accents",
     "backbeat": "a steady backbeat",
     "four_on_the_floor": "a four-on-the-floor kick",
+    "drum_fill": "a tom fill",
     "vibrato": "vibrato",
 }
 

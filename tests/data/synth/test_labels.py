@@ -86,3 +86,12 @@ def test_unknown_concepts_are_named(ach, jazz_cafe, monkeypatch):
     monkeypatch.setitem(catalog.GENRE_CONCEPTS, "jazz", "hacd:not_a_concept")
     with pytest.raises(KeyError, match="hacd:not_a_concept"):
         scene_labels(jazz_cafe[1], ach)
+
+
+def test_rendered_concept_listing(ach):
+    from hacd_graph.data.synth.catalog import rendered_source_concepts
+
+    groups = rendered_source_concepts(ach)
+    assert len(groups) >= 5
+    assert len({c for names in groups.values() for c in names}) >= 40
+    assert "Piano" in groups["Musical instrument"] and "Bark" in groups["Animal"]
