@@ -180,7 +180,9 @@ def _pitched_part(
         root, tones = _chord(key, bar, genre)
         beats = [(b, s) for b in range(g.beats_per_bar) for s in range(spb)]
         if technique in ("fast_arpeggios", "arpeggios"):
-            per_beat = (4 if spb == 2 else 3) if technique == "fast_arpeggios" else spb
+            # fast: sixteenths, or eighth-note triplets in a swing feel (the jazz idiom)
+            fast = 3 if (spb == 3 or g.swing > 0.5) else 4
+            per_beat = fast if technique == "fast_arpeggios" else spb
             seq = [root + 12 * o + tone for o in (0, 1) for tone in tones]
             seq = seq + seq[-2:0:-1]
             base = 60 if instrument != "piano" or technique == "fast_arpeggios" else 48
@@ -295,19 +297,28 @@ def _pitched_part(
 
 
 def _drum_part(
-    rng: np.random.Generator, g: _Grid, bars: int, genre: str, technique: str, cymbals: str
+    rng: np.random.Generator,
+    g: _Grid,
+    bars: int,
+    genre: str,
+    technique: str,
+    cymbals: str,
+    clip_s: float,
 ) -> list[Hit]:
     hits: list[Hit] = []
     spb = g.subdivision
-    accent_bars = set(rng.choice(bars, size=max(1, bars // 3), replace=False).tolist())
-    fill_bar = int(rng.integers(0, bars)) if genre == "rock" and rng.random() < 0.5 else -1
+    # Occasional accents and fills fall on bars that start inside the clip, so they sound.
+    heard = max(1, min(bars, int(np.ceil((clip_s - 0.02) / g.bar_s))))
+    accent_bars = set(rng.choice(heard, size=max(1, heard // 2), replace=False).tolist())
+    fill_bar = int(rng.integers(0, heard)) if genre == "rock" and rng.random() < 0.5 else -1
     for bar in range(bars):
         for b in range(g.beats_per_bar):
             if genre == "jazz":
                 back = b % 2 == 1
                 if technique == "brushes":
-                    if back:
+                    if back:  # taps on 2 and 4 with a swung pickup, like the ride's skip note
                         hits.append((g.t(bar, b), "brush_tap", 0.8))
+                        hits.append((g.t(bar, b + 0.5), "brush_tap", 0.45))
                 else:
                     if back and rng.random() < 0.5:
                         hits.append((g.t(bar, b + 0.5), "snare", 0.35))  # ghost notes
@@ -388,7 +399,7 @@ def render_music(
         if instrument in ("drum_kit", "drum_machine"):
             hits = [
                 h
-                for h in _drum_part(rng, g, bars, genre, technique, cymbal_mode)
+                for h in _drum_part(rng, g, bars, genre, technique, cymbal_mode, clip_s)
                 if h[0] < clip_s - 0.02
             ]
             for onset, piece, vel in hits:
