@@ -82,6 +82,32 @@ def _concepts(args: argparse.Namespace) -> int:
     return 0
 
 
+def _real(args: argparse.Namespace) -> int:
+    from hacd_graph.ach import build_ach
+    from hacd_graph.data import real
+
+    ach = build_ach()
+    skip = args.skip_missing
+    if args.dataset == "audioset":
+        clips, report = real.load_audioset(args.meta, args.audio, ach, args.ontology, skip)
+    elif args.dataset == "fsd50k":
+        clips, report = real.load_fsd50k(args.meta, args.audio, ach, args.ontology, skip)
+    elif args.dataset == "esc50":
+        clips, report = real.load_esc50(args.audio, ach, ontology=args.ontology, skip_missing=skip)
+    elif args.dataset == "clotho":
+        clips, report = real.load_clotho(args.meta, args.audio, skip)
+    else:
+        clips, report = real.load_audiocaps(
+            args.meta, args.audio, ach, tuple(args.segments or ()), args.ontology, skip
+        )
+    path = real.write_manifest(clips, args.out)
+    print(f"wrote {len(clips)} clips to {path}; {report.summary()}")
+    for reason, count in sorted(report.counts.items()):
+        if reason not in ("missing",):
+            print(f"  {reason}: {count}")
+    return 0
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``data`` command group."""
     group = subparsers.add_parser("data", help="synthetic scenes, shards, previews")
@@ -116,6 +142,22 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--start", type=int, default=0, help="first clip index (default 0)")
     _add_scene_args(p)
     p.set_defaults(func=_preview)
+
+    p = sub.add_parser(
+        "real", help="index a real dataset (official metadata + your audio) into a manifest.jsonl"
+    )
+    p.add_argument("dataset", choices=["audioset", "fsd50k", "esc50", "clotho", "audiocaps"])
+    p.add_argument(
+        "--meta",
+        default=None,
+        help="metadata CSV (AudioSet segments, FSD50K dev/eval.csv, Clotho or AudioCaps captions)",
+    )
+    p.add_argument("--audio", required=True, help="audio folder (ESC-50: the dataset root)")
+    p.add_argument("--out", required=True, help="manifest.jsonl to write")
+    p.add_argument("--ontology", default=None, help="AudioSet ontology.json (better MID mapping)")
+    p.add_argument("--segments", nargs="+", default=None, help="AudioCaps: AudioSet segment CSVs")
+    p.add_argument("--skip-missing", action="store_true", help="skip clips without audio (counted)")
+    p.set_defaults(func=_real)
 
     p = sub.add_parser("concepts", help="list the sound-source concepts the generator renders")
     p.set_defaults(func=_concepts)

@@ -67,3 +67,26 @@ def test_concepts_listing(capsys):
     assert main(["data", "concepts"]) == 0
     out = capsys.readouterr().out
     assert "top-level categories" in out and "Musical instrument" in out
+
+
+def test_real_dataset_index(tmp_path, meta_dir, capsys, tone_writer):
+    import csv
+
+    (tmp_path / "meta").mkdir()
+    (tmp_path / "meta" / "esc50.csv").write_text((meta_dir / "esc50" / "esc50.csv").read_text())
+    rows = list(csv.DictReader((tmp_path / "meta" / "esc50.csv").open()))
+    for r in rows[:3]:
+        tone_writer(tmp_path / "audio" / r["filename"])
+    out = tmp_path / "esc50.jsonl"
+    assert (
+        main(
+            ["data", "real", "esc50", "--audio", str(tmp_path), "--out", str(out), "--skip-missing"]
+        )
+        == 0
+    )
+    lines = out.read_text().splitlines()
+    assert len(lines) == 3 and json.loads(lines[0])["labels"]
+    assert (
+        f"skipped {len(rows) - 3} bad audio files: missing {len(rows) - 3}"
+        in capsys.readouterr().out
+    )
