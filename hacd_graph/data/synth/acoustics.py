@@ -107,15 +107,13 @@ def reverberate_in_room(
     return sp_fft.irfft(spec, n)[: x.size].astype(np.float32)
 
 
-def at_distance(x: np.ndarray, distance: str, sr: int) -> tuple[np.ndarray, float, float]:
-    """The source heard from ``distance``: (low-passed audio, level change dB, reverb send).
+def air_absorption(x: np.ndarray, distance: str, sr: int) -> np.ndarray:
+    """``x`` as heard from ``distance``: farther sources lose high frequencies to the air.
 
-    Farther sources are quieter, duller (air absorbs high frequencies) and more reverberant.
+    (Their level change and reverb send are ``DISTANCE[distance][:2]``, applied by the mixer.)
     """
-    level_db, send, cutoff = DISTANCE[distance]
-    if cutoff is not None:
-        x = dsp.butter(x, sr, "low", cutoff)
-    return x, level_db, send
+    cutoff = DISTANCE[distance][2]
+    return x if cutoff is None else dsp.butter(x, sr, "low", cutoff)
 
 
 def band_limit(x: np.ndarray, bandwidth: str, sr: int, rng: np.random.Generator) -> np.ndarray:

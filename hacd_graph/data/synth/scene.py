@@ -212,14 +212,18 @@ def generate(
         stems.append((audio, start, distance, level))
 
     # Mix: each component's active RMS at its level (distance lowers it), background under it.
+    # Components at one distance share a bus, so air absorption is one filter per distance.
+    buses: dict[str, np.ndarray] = {}
+    for audio, start, distance, level in stems:  # audio spans [start, start + len)
+        gain = dsp.db_to_gain(level + acoustics.DISTANCE[distance][0]) / max(dsp.rms(audio), 1e-9)
+        bus = buses.setdefault(distance, dsp.silence(n))
+        bus[start : start + audio.size] += np.float32(gain) * audio
     dry = dsp.silence(n)
     send = dsp.silence(n)
-    for audio, start, distance, level in stems:  # audio spans [start, start + len)
-        audio, distance_db, wet = acoustics.at_distance(audio, distance, sr)
-        gain = dsp.db_to_gain(level + distance_db) / max(dsp.rms(audio), 1e-9)
-        end = start + audio.size
-        dry[start:end] += np.float32(gain) * audio
-        send[start:end] += np.float32(gain * wet) * audio
+    for distance, bus in buses.items():
+        heard = acoustics.air_absorption(bus, distance, sr)
+        dry += heard
+        send += np.float32(acoustics.DISTANCE[distance][1]) * heard
     snr = _uniform(rng, preset.snr_db, (8.0, 20.0))
     bg = background * np.float32(dsp.db_to_gain(-snr))
     if indoor:
