@@ -16,13 +16,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
 
 from hacd_graph.ach.concept import Concept
 from hacd_graph.ach.validate import validate_concepts
 
-if TYPE_CHECKING:  # heavy optional imports stay out of ``import hacd_graph.ach``
+if TYPE_CHECKING:  # heavy imports stay out of ``import hacd_graph.ach`` (the CLI starts fast)
     import networkx
+    import torch
     import torch_geometric.data
 
 ConceptRef = int | str
@@ -239,6 +239,8 @@ class ConceptHierarchy:
     @property
     def level(self) -> torch.Tensor:
         """LongTensor [N]: shortest-path distance of each concept from the root (root = 0)."""
+        import torch
+
         return torch.tensor(self._levels, dtype=torch.long)
 
     @property
@@ -262,6 +264,8 @@ class ConceptHierarchy:
         Ancestors are ordered nearest level first (deepest to root), ties by index, so the
         root is the last valid entry of every row but its own. K = :attr:`max_ancestors` + 1.
         """
+        import torch
+
         if self._ancestor_table is None:
             sets = self._ancestors()
             width = max(len(a) for a in sets) + 1
