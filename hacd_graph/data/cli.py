@@ -14,6 +14,7 @@ def _config(args: argparse.Namespace):
         duration_s=args.duration,
         preset=args.preset,
         cooccurrence=tuple(args.cooccurrence or ()),
+        background_intensity=args.crowd,
     )
 
 
@@ -23,6 +24,12 @@ def _add_scene_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--duration", type=float, default=4.0, help="clip length in seconds (default 4)")
     p.add_argument(
         "--preset", default=None, help="a named scene preset, e.g. jazz_cafe (default none)"
+    )
+    p.add_argument(
+        "--crowd",
+        choices=["light", "moderate", "heavy"],
+        default=None,
+        help="ambience intensity (crowd size, rain, traffic) for every clip (default: sampled)",
     )
     p.add_argument(
         "--cooccurrence",

@@ -43,6 +43,9 @@ class SceneConfig:
         am_radio_prob: probability of AM-radio bandwidth (default 0.05).
         clipping_prob: probability of clipping (default 0.08).
         noisy_prob: probability of an audible noise floor (default 0.15).
+        background_intensity: force the ambience's intensity (crowd size, rain strength,
+            traffic density): ``"light"``, ``"moderate"`` or ``"heavy"`` (default: sampled, or
+            the preset's).
         cooccurrence: AudioSet segment CSVs; when given, each further foreground source is
             drawn with its place weight times its co-occurrence lift with the sources
             already in the scene (``cooccurrence.py``), so scenes combine sounds as real
@@ -59,6 +62,7 @@ class SceneConfig:
     am_radio_prob: float = 0.05
     clipping_prob: float = 0.08
     noisy_prob: float = 0.15
+    background_intensity: str | None = None
     cooccurrence: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
@@ -66,6 +70,10 @@ class SceneConfig:
             raise ValueError(
                 f"need 1 <= min_foreground <= max_foreground <= 4, got "
                 f"{self.min_foreground}, {self.max_foreground}"
+            )
+        if self.background_intensity not in (None, *INTENSITIES):
+            raise ValueError(
+                f"unknown background intensity {self.background_intensity!r}; known: {INTENSITIES}"
             )
         if self.preset is not None and self.preset not in PRESETS:
             raise ValueError(f"unknown preset {self.preset!r}; known: {sorted(PRESETS)}")
@@ -147,7 +155,8 @@ def generate(
     )
 
     bg_kind = preset.background or str(rng.choice(place.backgrounds))
-    bg_intensity = preset.background_intensity or str(rng.choice(INTENSITIES))
+    sampled_intensity = str(rng.choice(INTENSITIES))  # drawn always: overrides keep the rest
+    bg_intensity = config.background_intensity or preset.background_intensity or sampled_intensity
     background, bg_elements = render_background(
         rng, bg_kind, bg_intensity, n, sr, preset.background_elements
     )
