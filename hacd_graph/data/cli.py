@@ -41,7 +41,8 @@ def _add_scene_args(p: argparse.ArgumentParser) -> None:
 
 
 def _synth(args: argparse.Namespace) -> int:
-    from hacd_graph.data.export import write_shards, write_synthetic
+    from hacd_graph.data.export import write_synthetic
+    from hacd_graph.data.shards import write_shards
 
     path = write_synthetic(
         args.out, args.n, args.seed, _config(args), workers=args.workers, progress=not args.quiet
@@ -54,9 +55,22 @@ def _synth(args: argparse.Namespace) -> int:
 
 
 def _shards(args: argparse.Namespace) -> int:
-    from hacd_graph.data.export import write_shards
+    from hacd_graph.data.shards import write_shards, write_synthetic_shards
 
-    shards = write_shards(args.manifest, args.out, args.shard_size, progress=not args.quiet)
+    if (args.manifest is None) == (args.n is None):
+        raise SystemExit("give either --manifest DIR (export) or --n N (generate)")
+    if args.manifest is not None:
+        shards = write_shards(args.manifest, args.out, args.shard_size, progress=not args.quiet)
+    else:
+        shards = write_synthetic_shards(
+            args.out,
+            args.n,
+            args.seed,
+            _config(args),
+            args.shard_size,
+            args.workers,
+            progress=not args.quiet,
+        )
     print(f"wrote {len(shards)} shards to {args.out}")
     return 0
 
@@ -134,10 +148,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_synth)
 
-    p = sub.add_parser("shards", help="export a WAV + manifest folder to WebDataset tar shards")
-    p.add_argument("--manifest", required=True, help="folder holding manifest.jsonl")
+    p = sub.add_parser(
+        "shards",
+        help="WebDataset tar shards: export a WAV + manifest folder, or generate clips into shards",
+    )
+    p.add_argument("--manifest", default=None, help="folder holding manifest.jsonl (export)")
+    p.add_argument("--n", type=int, default=None, help="number of clips to generate (instead)")
     p.add_argument("--out", required=True, help="output folder for shard-NNNNNN.tar")
     p.add_argument("--shard-size", type=int, default=1000, help="clips per shard (default 1000)")
+    p.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="processes")
+    _add_scene_args(p)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_shards)
 
