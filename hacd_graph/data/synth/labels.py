@@ -86,6 +86,7 @@ def scene_concepts(record: SceneRecord) -> set[str]:
             continue
         s = c.source
         ids.update(cat.SOURCE_CONCEPTS[s.kind])
+        ids.update(cat.SOURCE_PROPERTIES[s.kind])
         speakers += s.kind in _SPEECH
         if s.kind == "car_engine" and s.attrs.get("rpm", 0) < 1000:
             ids.add("hacd:engine_idling")
@@ -96,6 +97,7 @@ def scene_concepts(record: SceneRecord) -> set[str]:
     bg = record.background
     for element, events in bg.elements.items():
         ids.update(cat.SOURCE_CONCEPTS[element])
+        ids.update(cat.SOURCE_PROPERTIES[element])
         if element == "crowd_chatter":
             ids.add(cat.CROWD_CONCEPTS[bg.intensity])
         if element == "rain":
