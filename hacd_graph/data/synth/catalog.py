@@ -285,6 +285,11 @@ def all_concept_ids() -> set[str]:
         "hacd:ensemble",
         "hacd:clipping",
         "hacd:busy_street",
+        "hacd:beat",
+        "hacd:regular_pulse",
+        "hacd:harmonic",
+        "hacd:definite_pitch",
+        "hacd:harmony",
         "hacd:house",
     }
     for table in (
