@@ -5,7 +5,7 @@
 // Value checks on the ancestor table (range, self-membership) are done in Python
 // (hacd_graph/distill/hdl.py) before this is called. Exposed to Python with pybind11; the
 // Python wrappers are hacd_graph/distill/hdl_cpu.py and hdl_cuda.py.
-#include <torch/extension.h>
+#include <torch/csrc/utils/pybind.h>
 
 #include "cpu/hdl_cpu.h"
 #ifdef WITH_CUDA
@@ -14,10 +14,10 @@
 
 namespace {
 
-void check_args(const torch::Tensor& student, const torch::Tensor& teacher,
-                const torch::Tensor& ancestors, const c10::optional<torch::Tensor>& weights,
+void check_args(const at::Tensor& student, const at::Tensor& teacher,
+                const at::Tensor& ancestors, const c10::optional<at::Tensor>& weights,
                 double temperature, int64_t reduction,
-                const c10::optional<torch::Tensor>& grad_output, bool compute_grad) {
+                const c10::optional<at::Tensor>& grad_output, bool compute_grad) {
   TORCH_CHECK(student.dim() == 2, "hdl_fused: student must be [B, N], got ", student.sizes());
   TORCH_CHECK(teacher.sizes() == student.sizes(), "hdl_fused: teacher ", teacher.sizes(),
               " does not match student ", student.sizes());
@@ -61,10 +61,10 @@ void check_args(const torch::Tensor& student, const torch::Tensor& teacher,
 
 }  // namespace
 
-std::tuple<torch::Tensor, torch::Tensor> hdl_fused(
-    const torch::Tensor& student, const torch::Tensor& teacher, const torch::Tensor& ancestors,
-    const c10::optional<torch::Tensor>& weights, double temperature, int64_t reduction,
-    const c10::optional<torch::Tensor>& grad_output, bool compute_loss, bool compute_grad) {
+std::tuple<at::Tensor, at::Tensor> hdl_fused(
+    const at::Tensor& student, const at::Tensor& teacher, const at::Tensor& ancestors,
+    const c10::optional<at::Tensor>& weights, double temperature, int64_t reduction,
+    const c10::optional<at::Tensor>& grad_output, bool compute_loss, bool compute_grad) {
   check_args(student, teacher, ancestors, weights, temperature, reduction, grad_output,
              compute_grad);
   if (student.is_cuda()) {
@@ -87,6 +87,18 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
         pybind11::arg("weights"), pybind11::arg("temperature"), pybind11::arg("reduction"),
         pybind11::arg("grad_output"), pybind11::arg("compute_loss"),
         pybind11::arg("compute_grad"));
+  m.def(
+      "hdl_fused_cpu_scalar",
+      [](const at::Tensor& student, const at::Tensor& teacher, const at::Tensor& ancestors,
+         const c10::optional<at::Tensor>& weights, double temperature, int64_t reduction,
+         const c10::optional<at::Tensor>& grad_output, bool compute_loss, bool compute_grad) {
+        check_args(student, teacher, ancestors, weights, temperature, reduction, grad_output,
+                   compute_grad);
+        TORCH_CHECK(student.device().is_cpu(), "hdl_fused_cpu_scalar: CPU tensors only");
+        return hdl_fused_cpu_scalar(student, teacher, ancestors, weights, temperature,
+                                    reduction, grad_output, compute_loss, compute_grad);
+      },
+      "hdl_fused on CPU restricted to the portable scalar kernel (for tests)");
   m.def("cpu_isa", &hdl_cpu_isa, "Instruction set the CPU kernel uses here");
   m.attr("REDUCTION_NONE") = kReductionNone;
   m.attr("REDUCTION_SUM") = kReductionSum;

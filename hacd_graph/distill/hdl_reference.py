@@ -22,6 +22,12 @@ concept :math:`c` is present. :math:`\log(1 - q)` is computed as
 :math:`\log(-\mathrm{expm1}(\ell^s))`, and :math:`(1-p)\log(\cdot)` is taken as 0 where
 :math:`1 - p = 0` (the limit :math:`x \log x \to 0`), so a saturated teacher gives 0, not NaN.
 
+In float32 the autograd gradient of these formulations overflows once some :math:`|z/T|`
+exceeds about 88: the intermediate :math:`\partial L / \partial \ell^s = (q - p) / (1 - q)`
+leaves the float32 range while the gradient itself (that times :math:`\sigma(-z/T)`) is
+small. The fused kernels scale the intermediate and stay finite up to about 100; float64
+inputs are the ground truth there.
+
 These functions do not validate their inputs; call them through
 :func:`hacd_graph.distill.hierarchical_distillation_loss`, which does.
 """

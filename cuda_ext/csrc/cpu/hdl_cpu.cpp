@@ -6,9 +6,13 @@
 // portable scalar kernel below, which is also the readable statement of the algorithm.
 #include "hdl_cpu.h"
 
-#include <ATen/Parallel.h>
+#include <ATen/Dispatch.h>
 #include <ATen/OpMathType.h>
+#include <ATen/Parallel.h>
+#include <ATen/ops/empty.h>
+#include <ATen/ops/scalar_tensor.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <vector>
@@ -20,15 +24,15 @@ namespace {
 // The ancestor table in CSR form with the -1 padding dropped: the entries of row c are
 // col[row_ptr[c] .. row_ptr[c + 1]).
 struct AncestorCsr {
-  torch::Tensor row_ptr;  // [N + 1] int32
-  torch::Tensor col;      // [nnz] int32
+  at::Tensor row_ptr;  // [N + 1] int32
+  at::Tensor col;      // [nnz] int32
 };
 
 template <typename index_t>
-AncestorCsr build_csr_typed(const torch::Tensor& ancestors) {
+AncestorCsr build_csr_typed(const at::Tensor& ancestors) {
   const int64_t n = ancestors.size(0), k = ancestors.size(1);
   const index_t* table = ancestors.data_ptr<index_t>();
-  auto row_ptr = torch::empty({n + 1}, torch::kInt32);
+  auto row_ptr = at::empty({n + 1}, at::kInt);
   int32_t* rp = row_ptr.data_ptr<int32_t>();
   int64_t nnz = 0;
   rp[0] = 0;
@@ -37,14 +41,14 @@ AncestorCsr build_csr_typed(const torch::Tensor& ancestors) {
     TORCH_CHECK(nnz < INT32_MAX, "hdl_fused: ancestor table too large for int32 offsets");
     rp[c + 1] = static_cast<int32_t>(nnz);
   }
-  auto col = torch::empty({nnz}, torch::kInt32);
+  auto col = at::empty({nnz}, at::kInt);
   int32_t* cp = col.data_ptr<int32_t>();
   for (int64_t i = 0; i < n * k; ++i)
     if (table[i] >= 0) *cp++ = static_cast<int32_t>(table[i]);
   return {row_ptr, col};
 }
 
-AncestorCsr build_csr(const torch::Tensor& ancestors) {
+AncestorCsr build_csr(const at::Tensor& ancestors) {
   return ancestors.scalar_type() == at::kInt ? build_csr_typed<int32_t>(ancestors)
                                              : build_csr_typed<int64_t>(ancestors);
 }
@@ -53,10 +57,10 @@ AncestorCsr build_csr(const torch::Tensor& ancestors) {
 // array and an order with parents before children; otherwise empty tensors. Row c of a
 // forest is {c} plus the row of its parent, so the parent is the entry whose row is one
 // shorter, and the check is that its row is contained in row c.
-std::pair<torch::Tensor, torch::Tensor> detect_tree(const AncestorCsr& csr, int64_t n) {
+std::pair<at::Tensor, at::Tensor> detect_tree(const AncestorCsr& csr, int64_t n) {
   const int32_t* rp = csr.row_ptr.data_ptr<int32_t>();
   const int32_t* col = csr.col.data_ptr<int32_t>();
-  auto parent_t = torch::empty({n}, torch::kInt32);
+  auto parent_t = at::empty({n}, at::kInt);
   int32_t* parent = parent_t.data_ptr<int32_t>();
   int32_t max_len = 0;
   for (int64_t c = 0; c < n; ++c) {
@@ -86,7 +90,7 @@ std::pair<torch::Tensor, torch::Tensor> detect_tree(const AncestorCsr& csr, int6
   std::vector<int64_t> start(static_cast<size_t>(max_len) + 2, 0);
   for (int64_t c = 0; c < n; ++c) ++start[rp[c + 1] - rp[c] + 1];
   for (size_t i = 1; i < start.size(); ++i) start[i] += start[i - 1];
-  auto order_t = torch::empty({n}, torch::kInt32);
+  auto order_t = at::empty({n}, at::kInt);
   int32_t* order = order_t.data_ptr<int32_t>();
   for (int64_t c = 0; c < n; ++c) order[start[rp[c + 1] - rp[c]]++] = static_cast<int32_t>(c);
   return {parent_t, order_t};
@@ -101,8 +105,8 @@ double hdl_row_scalar(const scalar_t* student, const scalar_t* teacher, scalar_t
                       acc_t inv_t, acc_t t2, acc_t grad_scale, acc_t* work) {
   acc_t* s = work;          // log sigma(z / T)
   acc_t* t = s + n;         // log sigma(y / T)
-  acc_t* dsig = t + n;      // sigma(-z / T) / T
-  acc_t* acc = dsig + n;    // dL/dls summed over descendants
+  acc_t* dsig = t + n;      // sigma(-z / T) / T / kGradShift
+  acc_t* acc = dsig + n;    // dL/dls * kGradShift summed over descendants
   auto log_sigmoid = [](acc_t x, acc_t* e_out) {
     const acc_t e = std::exp(-std::fabs(x));
     *e_out = e;
@@ -112,7 +116,7 @@ double hdl_row_scalar(const scalar_t* student, const scalar_t* teacher, scalar_t
     acc_t e;
     const acc_t x = static_cast<acc_t>(student[a]) * inv_t;
     s[a] = log_sigmoid(x, &e);
-    dsig[a] = (x >= 0 ? e : acc_t(1)) / (acc_t(1) + e) * inv_t;
+    dsig[a] = (x >= 0 ? e : acc_t(1)) / (acc_t(1) + e) * (inv_t / acc_t(kGradShift));
     t[a] = log_sigmoid(static_cast<acc_t>(teacher[a]) * inv_t, &e);
     acc[a] = 0;
   }
@@ -136,7 +140,9 @@ double hdl_row_scalar(const scalar_t* student, const scalar_t* teacher, scalar_t
       total += loss;
     }
     if (grad == nullptr) continue;
-    acc_t g = scale * ((live ? one_minus_p * q / one_minus_q : acc_t(0)) - p) * grad_scale;
+    const acc_t shift = kGradShift;  // see hdl_cpu_block.h: keeps q / (1 - q) in range
+    const acc_t odds = live ? one_minus_p * (q * shift) / one_minus_q : acc_t(0);
+    acc_t g = scale * (odds - p * shift) * grad_scale;
     if (grad_output != nullptr) g *= grad_output[c];
     for (int32_t i = row_ptr[c]; i < row_ptr[c + 1]; ++i) acc[col[i]] += g;
   }
@@ -153,26 +159,36 @@ int block_dtype(at::ScalarType dtype) {
 
 }  // namespace
 
+namespace {
+std::tuple<at::Tensor, at::Tensor> hdl_fused_cpu_impl(
+    const at::Tensor& student, const at::Tensor& teacher, const at::Tensor& ancestors,
+    const c10::optional<at::Tensor>& weights, double temperature, int64_t reduction,
+    const c10::optional<at::Tensor>& grad_output, bool compute_loss, bool compute_grad,
+    bool allow_vectorised);
+}  // namespace
+
 std::string hdl_cpu_isa() { return hdl_block_avx2_supported() ? "avx2" : "scalar"; }
 
-std::tuple<torch::Tensor, torch::Tensor> hdl_fused_cpu(
-    const torch::Tensor& student, const torch::Tensor& teacher, const torch::Tensor& ancestors,
-    const c10::optional<torch::Tensor>& weights, double temperature, int64_t reduction,
-    const c10::optional<torch::Tensor>& grad_output, bool compute_loss, bool compute_grad) {
+namespace {
+std::tuple<at::Tensor, at::Tensor> hdl_fused_cpu_impl(
+    const at::Tensor& student, const at::Tensor& teacher, const at::Tensor& ancestors,
+    const c10::optional<at::Tensor>& weights, double temperature, int64_t reduction,
+    const c10::optional<at::Tensor>& grad_output, bool compute_loss, bool compute_grad,
+    bool allow_vectorised) {
   const int64_t batch = student.size(0), n = student.size(1);
   const auto dtype = student.scalar_type();
   const auto acc_dtype = dtype == at::kDouble ? at::kDouble : at::kFloat;
   const bool elementwise = reduction == kReductionNone;
-  torch::Tensor loss_elements = compute_loss && elementwise
-                                    ? torch::empty({batch, n}, student.options().dtype(acc_dtype))
-                                    : torch::Tensor();
-  torch::Tensor grad = compute_grad ? torch::empty({batch, n}, student.options()) : torch::Tensor();
-  torch::Tensor loss;
+  at::Tensor loss_elements = compute_loss && elementwise
+                                    ? at::empty({batch, n}, student.options().dtype(acc_dtype))
+                                    : at::Tensor();
+  at::Tensor grad = compute_grad ? at::empty({batch, n}, student.options()) : at::Tensor();
+  at::Tensor loss;
   if (!compute_loss && !compute_grad) return {loss, grad};
   const AncestorCsr csr = build_csr(ancestors);
   const double grad_scale =
       reduction == kReductionBatchmean ? 1.0 / static_cast<double>(std::max<int64_t>(batch, 1)) : 1.0;
-  const bool vectorised = dtype != at::kDouble && hdl_block_avx2_supported();
+  const bool vectorised = allow_vectorised && dtype != at::kDouble && hdl_block_avx2_supported();
   const int64_t rows_per_task = vectorised ? kBlockRows : 1;
   const int64_t num_tasks = (batch + rows_per_task - 1) / rows_per_task;
   std::vector<double> partial(static_cast<size_t>(num_tasks), 0.0);
@@ -183,7 +199,7 @@ std::tuple<torch::Tensor, torch::Tensor> hdl_fused_cpu(
   if (vectorised) {
     const auto tree = detect_tree(csr, n);
     const int64_t stride = hdl_block_work_floats(n) + 8;  // + 8: room to align to 32 bytes
-    auto work = torch::empty({threads, stride}, torch::kFloat32);
+    auto work = at::empty({threads, stride}, at::kFloat);
     const int elem = static_cast<int>(student.element_size());
     at::parallel_for(0, num_tasks, 1, [&](int64_t begin, int64_t end) {
       float* mine = work.data_ptr<float>() + at::get_thread_num() * stride;
@@ -215,7 +231,7 @@ std::tuple<torch::Tensor, torch::Tensor> hdl_fused_cpu(
   } else {
     AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, dtype, "hdl_fused_cpu", [&] {
       using acc_t = at::opmath_type<scalar_t>;
-      auto work = torch::empty({threads, 4 * n}, student.options().dtype(acc_dtype));
+      auto work = at::empty({threads, 4 * n}, student.options().dtype(acc_dtype));
       at::parallel_for(0, num_tasks, 1, [&](int64_t begin, int64_t end) {
         acc_t* mine = work.data_ptr<acc_t>() + at::get_thread_num() * 4 * n;
         for (int64_t row = begin; row < end; ++row) {
@@ -240,8 +256,25 @@ std::tuple<torch::Tensor, torch::Tensor> hdl_fused_cpu(
       double total = 0;
       for (double value : partial) total += value;  // fixed order: deterministic
       if (reduction == kReductionBatchmean) total /= static_cast<double>(std::max<int64_t>(batch, 1));
-      loss = torch::tensor(total, student.options().dtype(acc_dtype));
+      loss = at::scalar_tensor(total, student.options().dtype(acc_dtype));
     }
   }
   return {loss, grad};
+}
+}  // namespace
+
+std::tuple<at::Tensor, at::Tensor> hdl_fused_cpu(
+    const at::Tensor& student, const at::Tensor& teacher, const at::Tensor& ancestors,
+    const c10::optional<at::Tensor>& weights, double temperature, int64_t reduction,
+    const c10::optional<at::Tensor>& grad_output, bool compute_loss, bool compute_grad) {
+  return hdl_fused_cpu_impl(student, teacher, ancestors, weights, temperature, reduction,
+                            grad_output, compute_loss, compute_grad, true);
+}
+
+std::tuple<at::Tensor, at::Tensor> hdl_fused_cpu_scalar(
+    const at::Tensor& student, const at::Tensor& teacher, const at::Tensor& ancestors,
+    const c10::optional<at::Tensor>& weights, double temperature, int64_t reduction,
+    const c10::optional<at::Tensor>& grad_output, bool compute_loss, bool compute_grad) {
+  return hdl_fused_cpu_impl(student, teacher, ancestors, weights, temperature, reduction,
+                            grad_output, compute_loss, compute_grad, false);
 }

@@ -28,18 +28,27 @@
 // over descendants is accumulated in a row buffer, in one pass.
 #pragma once
 
-#include <torch/extension.h>
+#include <ATen/core/Tensor.h>
+#include <c10/util/Optional.h>
 
+#include <string>
 #include <tuple>
 
 constexpr int64_t kReductionNone = 0;
 constexpr int64_t kReductionSum = 1;
 constexpr int64_t kReductionBatchmean = 2;
 
-std::tuple<torch::Tensor, torch::Tensor> hdl_fused_cpu(
-    const torch::Tensor& student, const torch::Tensor& teacher, const torch::Tensor& ancestors,
-    const c10::optional<torch::Tensor>& weights, double temperature, int64_t reduction,
-    const c10::optional<torch::Tensor>& grad_output, bool compute_loss, bool compute_grad);
+std::tuple<at::Tensor, at::Tensor> hdl_fused_cpu(
+    const at::Tensor& student, const at::Tensor& teacher, const at::Tensor& ancestors,
+    const c10::optional<at::Tensor>& weights, double temperature, int64_t reduction,
+    const c10::optional<at::Tensor>& grad_output, bool compute_loss, bool compute_grad);
+
+// hdl_fused_cpu restricted to the portable scalar kernel (what CPUs without AVX2 run), so
+// that tests can check it on any machine.
+std::tuple<at::Tensor, at::Tensor> hdl_fused_cpu_scalar(
+    const at::Tensor& student, const at::Tensor& teacher, const at::Tensor& ancestors,
+    const c10::optional<at::Tensor>& weights, double temperature, int64_t reduction,
+    const c10::optional<at::Tensor>& grad_output, bool compute_loss, bool compute_grad);
 
 // The instruction set the CPU kernel uses on this machine ("avx2" or "scalar").
 std::string hdl_cpu_isa();

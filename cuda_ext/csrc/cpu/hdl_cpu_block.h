@@ -11,6 +11,11 @@
 
 constexpr int kBlockRows = 8;  // rows interleaved per pass over the ancestor table
 
+// The descendant sums are accumulated as dL/dls * kGradShift and multiplied at the end by
+// sigma(-z/T) / T / kGradShift: q / (1 - q) overflows float32 beyond |z/T| ~ 88 while the
+// gradient stays small. Powers of two, so the scaling is exact.
+constexpr float kGradShift = 5.42101086242752217e-20f;  // 2^-64
+
 enum HdlDtype : int { kHdlFloat32 = 0, kHdlFloat16 = 1, kHdlBFloat16 = 2 };
 
 // One block of up to kBlockRows consecutive rows. Row r of a [B, N] tensor argument starts at

@@ -15,6 +15,10 @@
 //      acc[parent] += acc[c] in reverse order replace the gathers and scatters over A[c].
 //   3. dz_a = acc_a * d_a, transposed back into the rows of the gradient.
 //
+// acc holds dL/dls * 2^-64 and d holds sigma(-z/T) / T * 2^64 (exact power-of-two scalings):
+// for |z/T| > ~88, q / (1 - q) exceeds float32 while sigma(-z/T) is tiny and their product,
+// the gradient, is not; the shift keeps both factors in range up to |z/T| ~ 100.
+//
 // The math functions are float32 polynomial approximations (Cephes-style, ~1 ulp) that keep
 // subnormal results, so log(1 - q) stays finite for |z / T| up to ~100, and that propagate
 // NaN.
@@ -243,10 +247,13 @@ inline Marginal binary_kl(v8 ls, v8 lt, v8 scale) {
   const v8 log_ratio = _mm256_sub_ps(log_nonnegative(one_minus_p), log_nonnegative(one_minus_q));
   const v8 second = _mm256_and_ps(live, _mm256_mul_ps(one_minus_p, log_ratio));
   const v8 first = _mm256_mul_ps(p, _mm256_sub_ps(lt, ls));
-  const v8 odds = _mm256_div_ps(_mm256_mul_ps(one_minus_p, q), one_minus_q);
+  // dL/dls is kept scaled by 2^-64 (see kGradShift in hdl_cpu_block.h): q / (1 - q) would
+  // overflow float32 for |z / T| > ~88 although the gradient itself is small.
+  const v8 shift = set1(kGradShift);
+  const v8 odds = _mm256_div_ps(_mm256_mul_ps(one_minus_p, _mm256_mul_ps(q, shift)), one_minus_q);
   Marginal out;
   out.loss = _mm256_mul_ps(scale, _mm256_add_ps(first, second));
-  out.dls = _mm256_mul_ps(scale, _mm256_sub_ps(_mm256_and_ps(live, odds), p));
+  out.dls = _mm256_mul_ps(scale, _mm256_sub_ps(_mm256_and_ps(live, odds), _mm256_mul_ps(p, shift)));
   return out;
 }
 
@@ -258,11 +265,12 @@ double hdl_block_avx2(const HdlBlockArgs& args) {
   const int rows = args.rows;
   const bool want_grad = args.grad != nullptr;
   float* st = args.work;          // [n8][16]: s (lanes 0-7) then t (lanes 8-15) per concept
-  float* dsig = st + 16 * n8;     // [n8][8]: sigma(-z / T) / T
-  float* acc = dsig + 8 * n8;     // [n8][8]: dL/dls summed over descendants
+  float* dsig = st + 16 * n8;     // [n8][8]: sigma(-z / T) / T * 2^64
+  float* acc = dsig + 8 * n8;     // [n8][8]: dL/dls * 2^-64 summed over descendants
   float* loss_el = acc + 8 * n8;  // [n8][8]
   float* gout = loss_el + 8 * n8; // [n8][8]
   const v8 inv_t = set1(args.inv_temperature);
+  const v8 dsig_scale = set1(args.inv_temperature / kGradShift);  // undoes the 2^-64 shift
 
   // 1. per-concept log-sigmoids (and sigma(-x) / T), rows interleaved.
   for (int64_t a0 = 0; a0 < n; a0 += 8) {
@@ -273,7 +281,7 @@ double hdl_block_avx2(const HdlBlockArgs& args) {
     for (int j = 0; j < 8; ++j) {
       const int64_t a = a0 + j;
       v8 d;
-      _mm256_store_ps(st + 16 * a, log_sigmoid(_mm256_mul_ps(zs[j], inv_t), inv_t, &d));
+      _mm256_store_ps(st + 16 * a, log_sigmoid(_mm256_mul_ps(zs[j], inv_t), dsig_scale, &d));
       _mm256_store_ps(st + 16 * a + 8, log_sigmoid(_mm256_mul_ps(zt[j], inv_t), inv_t, nullptr));
       _mm256_store_ps(dsig + 8 * a, d);
       _mm256_store_ps(acc + 8 * a, _mm256_setzero_ps());

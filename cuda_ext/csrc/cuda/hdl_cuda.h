@@ -5,11 +5,13 @@
 // same checks already done by the caller, same results.
 #pragma once
 
-#include <torch/extension.h>
+#include <ATen/core/Tensor.h>
+#include <c10/util/Optional.h>
 
+#include <string>
 #include <tuple>
 
-std::tuple<torch::Tensor, torch::Tensor> hdl_fused_cuda(
-    const torch::Tensor& student, const torch::Tensor& teacher, const torch::Tensor& ancestors,
-    const c10::optional<torch::Tensor>& weights, double temperature, int64_t reduction,
-    const c10::optional<torch::Tensor>& grad_output, bool compute_loss, bool compute_grad);
+std::tuple<at::Tensor, at::Tensor> hdl_fused_cuda(
+    const at::Tensor& student, const at::Tensor& teacher, const at::Tensor& ancestors,
+    const c10::optional<at::Tensor>& weights, double temperature, int64_t reduction,
+    const c10::optional<at::Tensor>& grad_output, bool compute_loss, bool compute_grad);
