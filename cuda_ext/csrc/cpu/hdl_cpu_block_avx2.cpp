@@ -1,0 +1,386 @@
+// The AVX2 row-block kernel of the CPU HDL (see hdl_cpu_block.h for the interface).
+//
+// Eight rows are processed together, interleaved: the scratch buffers hold, for each concept
+// a, one 8-float vector with the eight rows' values, so each ancestor index of the table
+// drives one aligned vector load (gather) or load-add-store (scatter) instead of eight
+// scalar ones. Per block:
+//
+//   1. for each concept a (8x8 tiles transposed in registers, converted to float32):
+//        s_a = log sigma(z_a / T)   t_a = log sigma(y_a / T)   d_a = sigma(-z_a / T) / T
+//   2. for each concept c:  ls = sum_{a in A[c]} s_a,  lt = sum_{a in A[c]} t_a
+//        p = e^lt, q = e^ls,  L = T^2 w_c (p (lt - ls) + (1-p)(log(1-p) - log(1-q)))
+//        g = dL/dls = T^2 w_c ((1-p) q / (1-q) - p)            (times 1/B or grad_output)
+//        acc_a += g  for a in A[c]                               (the sum over descendants)
+//      For a tree (one parent each), ls[c] = s[c] + ls[parent] in topological order and
+//      acc[parent] += acc[c] in reverse order replace the gathers and scatters over A[c].
+//   3. dz_a = acc_a * d_a, transposed back into the rows of the gradient.
+//
+// acc holds dL/dls * 2^-64 and d holds sigma(-z/T) / T * 2^64 (exact power-of-two scalings):
+// for |z/T| > ~88, q / (1 - q) exceeds float32 while sigma(-z/T) is tiny and their product,
+// the gradient, is not; the shift keeps both factors in range up to |z/T| ~ 100.
+//
+// The math functions are float32 polynomial approximations (Cephes-style, ~1 ulp) that keep
+// subnormal results, so log(1 - q) stays finite for |z / T| up to ~100, and that propagate
+// NaN.
+#include "hdl_cpu_block.h"
+
+int64_t hdl_block_work_floats(int64_t n) {
+  const int64_t n8 = (n + 7) / 8 * 8;
+  return 48 * n8;  // st [n8][16], d [n8][8], acc [n8][8], loss [n8][8], grad_output [n8][8]
+}
+
+#if defined(__x86_64__) || defined(_M_X64)
+
+bool hdl_block_avx2_supported() {
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+         __builtin_cpu_supports("f16c");
+}
+
+#pragma GCC push_options
+#pragma GCC target("avx2,fma,f16c")
+#include <immintrin.h>
+
+namespace {
+
+using v8 = __m256;
+
+inline v8 set1(float x) { return _mm256_set1_ps(x); }
+
+// exp(x) for x <= 0, and optionally expm1(x), sharing the range reduction
+// x = n ln2 + r, |r| <= ln2 / 2:  expm1(r) = r + r^2 P(r) (Taylor to r^7, rel. error < 2e-8),
+// exp(x) = 2^n (1 + expm1(r)), expm1(x) = expm1(r) if n == 0 else exp(x) - 1.
+// 2^n is applied as two normal factors so that results down to 2^-150 come out subnormal.
+inline v8 exp_nonpositive(v8 x, v8* expm1_out) {
+  x = _mm256_max_ps(set1(-104.0f), x);  // NaN-preserving: max returns its 2nd operand on NaN
+  const v8 n = _mm256_round_ps(_mm256_mul_ps(x, set1(1.44269504088896341f)),
+                               _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  v8 r = _mm256_fnmadd_ps(n, set1(0.693359375f), x);
+  r = _mm256_fnmadd_ps(n, set1(-2.12194440e-4f), r);
+  v8 p = set1(1.0f / 5040.0f);
+  p = _mm256_fmadd_ps(p, r, set1(1.0f / 720.0f));
+  p = _mm256_fmadd_ps(p, r, set1(1.0f / 120.0f));
+  p = _mm256_fmadd_ps(p, r, set1(1.0f / 24.0f));
+  p = _mm256_fmadd_ps(p, r, set1(1.0f / 6.0f));
+  p = _mm256_fmadd_ps(p, r, set1(0.5f));
+  const v8 em1r = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), r);
+  const __m256i ni = _mm256_cvtps_epi32(n);
+  const __m256i n1 = _mm256_srai_epi32(ni, 1);
+  const __m256i n2 = _mm256_sub_epi32(ni, n1);
+  const __m256i bias = _mm256_set1_epi32(127);
+  const v8 s1 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(n1, bias), 23));
+  const v8 s2 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(n2, bias), 23));
+  const v8 e = _mm256_mul_ps(_mm256_mul_ps(_mm256_add_ps(em1r, set1(1.0f)), s1), s2);
+  if (expm1_out != nullptr) {
+    const v8 n_is_zero = _mm256_cmp_ps(n, _mm256_setzero_ps(), _CMP_EQ_OQ);
+    *expm1_out = _mm256_blendv_ps(_mm256_sub_ps(e, set1(1.0f)), em1r, n_is_zero);
+  }
+  return e;
+}
+
+// log(x) for x >= 0 (Cephes logf): log(0) = -inf, NaN stays NaN, subnormals are rescaled.
+inline v8 log_nonnegative(v8 x) {
+  const v8 zero = _mm256_setzero_ps();
+  const v8 is_nan = _mm256_cmp_ps(x, x, _CMP_UNORD_Q);
+  const v8 is_zero = _mm256_cmp_ps(x, zero, _CMP_EQ_OQ);
+  const v8 subnormal = _mm256_cmp_ps(x, set1(1.17549435e-38f), _CMP_LT_OQ);
+  x = _mm256_blendv_ps(x, _mm256_mul_ps(x, set1(16777216.0f)), subnormal);  // * 2^24
+  const __m256i xi = _mm256_castps_si256(x);
+  v8 e = _mm256_cvtepi32_ps(_mm256_sub_epi32(_mm256_srli_epi32(xi, 23), _mm256_set1_epi32(126)));
+  e = _mm256_sub_ps(e, _mm256_and_ps(subnormal, set1(24.0f)));
+  v8 m = _mm256_castsi256_ps(_mm256_or_si256(_mm256_and_si256(xi, _mm256_set1_epi32(0x007FFFFF)),
+                                             _mm256_set1_epi32(0x3F000000)));  // [0.5, 1)
+  const v8 below = _mm256_cmp_ps(m, set1(0.707106781186547524f), _CMP_LT_OQ);
+  const v8 extra = _mm256_and_ps(m, below);
+  m = _mm256_sub_ps(m, set1(1.0f));
+  e = _mm256_sub_ps(e, _mm256_and_ps(set1(1.0f), below));
+  m = _mm256_add_ps(m, extra);  // m in [sqrt(1/2) - 1, sqrt(2) - 1)
+  const v8 z = _mm256_mul_ps(m, m);
+  v8 y = set1(7.0376836292e-2f);
+  y = _mm256_fmadd_ps(y, m, set1(-1.1514610310e-1f));
+  y = _mm256_fmadd_ps(y, m, set1(1.1676998740e-1f));
+  y = _mm256_fmadd_ps(y, m, set1(-1.2420140846e-1f));
+  y = _mm256_fmadd_ps(y, m, set1(1.4249322787e-1f));
+  y = _mm256_fmadd_ps(y, m, set1(-1.6668057665e-1f));
+  y = _mm256_fmadd_ps(y, m, set1(2.0000714765e-1f));
+  y = _mm256_fmadd_ps(y, m, set1(-2.4999993993e-1f));
+  y = _mm256_fmadd_ps(y, m, set1(3.3333331174e-1f));
+  y = _mm256_mul_ps(_mm256_mul_ps(y, m), z);
+  y = _mm256_fmadd_ps(e, set1(-2.12194440e-4f), y);
+  y = _mm256_fnmadd_ps(z, set1(0.5f), y);
+  v8 result = _mm256_add_ps(m, y);
+  result = _mm256_fmadd_ps(e, set1(0.693359375f), result);
+  result = _mm256_blendv_ps(result, set1(-__builtin_inff()), is_zero);
+  return _mm256_or_ps(result, is_nan);
+}
+
+// log sigma(x) and sigma(-x) * scale, from one exp and one log:
+// log sigma(x) = min(x, 0) - log1p(e), sigma(-x) = (x >= 0 ? e : 1) / (1 + e), e = exp(-|x|).
+inline v8 log_sigmoid(v8 x, v8 scale, v8* sigmoid_neg_scaled) {
+  const v8 abs_x = _mm256_andnot_ps(set1(-0.0f), x);
+  const v8 e = exp_nonpositive(_mm256_sub_ps(_mm256_setzero_ps(), abs_x), nullptr);
+  const v8 u = _mm256_add_ps(set1(1.0f), e);
+  // log1p(e) = log(u) + (e - (u - 1)) / u: the correction restores what rounding u lost.
+  const v8 correction = _mm256_mul_ps(_mm256_sub_ps(e, _mm256_sub_ps(u, set1(1.0f))),
+                                      _mm256_rcp_ps(u));
+  const v8 log1p_e = _mm256_add_ps(log_nonnegative(u), correction);
+  if (sigmoid_neg_scaled != nullptr) {
+    const v8 nonneg = _mm256_cmp_ps(x, _mm256_setzero_ps(), _CMP_GE_OQ);
+    const v8 numerator = _mm256_blendv_ps(set1(1.0f), e, nonneg);
+    *sigmoid_neg_scaled = _mm256_div_ps(_mm256_mul_ps(numerator, scale), u);
+  }
+  return _mm256_sub_ps(_mm256_min_ps(_mm256_setzero_ps(), x), log1p_e);
+}
+
+inline void transpose8(v8 r[8]) {
+  const v8 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
+  const v8 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
+  const v8 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
+  const v8 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
+  const v8 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+  const v8 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+  const v8 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE);
+  const v8 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+  r[0] = _mm256_permute2f128_ps(u0, u4, 0x20);
+  r[1] = _mm256_permute2f128_ps(u1, u5, 0x20);
+  r[2] = _mm256_permute2f128_ps(u2, u6, 0x20);
+  r[3] = _mm256_permute2f128_ps(u3, u7, 0x20);
+  r[4] = _mm256_permute2f128_ps(u0, u4, 0x31);
+  r[5] = _mm256_permute2f128_ps(u1, u5, 0x31);
+  r[6] = _mm256_permute2f128_ps(u2, u6, 0x31);
+  r[7] = _mm256_permute2f128_ps(u3, u7, 0x31);
+}
+
+inline float scalar_to_float(const void* base, int dtype, int64_t i) {
+  if (dtype == kHdlFloat32) return static_cast<const float*>(base)[i];
+  const uint16_t bits = static_cast<const uint16_t*>(base)[i];
+  if (dtype == kHdlFloat16) return _cvtsh_ss(bits);
+  return _mm_cvtss_f32(_mm_castsi128_ps(_mm_cvtsi32_si128(static_cast<int>(bits) << 16)));
+}
+
+inline uint16_t float_to_bf16_bits(float x) {
+  const uint32_t bits = static_cast<uint32_t>(_mm_cvtsi128_si32(_mm_castps_si128(_mm_set_ss(x))));
+  if ((bits & 0x7FFFFFFFu) > 0x7F800000u) return static_cast<uint16_t>((bits >> 16) | 0x40u);
+  return static_cast<uint16_t>((bits + 0x7FFFu + ((bits >> 16) & 1u)) >> 16);  // to nearest even
+}
+
+inline void scalar_from_float(void* base, int dtype, int64_t i, float x) {
+  if (dtype == kHdlFloat32) {
+    static_cast<float*>(base)[i] = x;
+  } else if (dtype == kHdlFloat16) {
+    static_cast<uint16_t*>(base)[i] = _cvtss_sh(x, _MM_FROUND_TO_NEAREST_INT);
+  } else {
+    static_cast<uint16_t*>(base)[i] = float_to_bf16_bits(x);
+  }
+}
+
+inline v8 load8(const void* base, int dtype, int64_t i) {
+  if (dtype == kHdlFloat32) return _mm256_loadu_ps(static_cast<const float*>(base) + i);
+  const __m128i h = _mm_loadu_si128(
+      reinterpret_cast<const __m128i*>(static_cast<const uint16_t*>(base) + i));
+  if (dtype == kHdlFloat16) return _mm256_cvtph_ps(h);
+  return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+}
+
+inline void store8(void* base, int dtype, int64_t i, v8 x) {
+  if (dtype == kHdlFloat32) {
+    _mm256_storeu_ps(static_cast<float*>(base) + i, x);
+    return;
+  }
+  __m128i h;
+  if (dtype == kHdlFloat16) {
+    h = _mm256_cvtps_ph(x, _MM_FROUND_TO_NEAREST_INT);
+  } else {
+    const __m256i bits = _mm256_castps_si256(x);
+    const __m256i lsb = _mm256_and_si256(_mm256_srli_epi32(bits, 16), _mm256_set1_epi32(1));
+    __m256i rounded = _mm256_add_epi32(bits, _mm256_add_epi32(_mm256_set1_epi32(0x7FFF), lsb));
+    rounded = _mm256_srli_epi32(rounded, 16);
+    const __m256i quiet_nan = _mm256_or_si256(_mm256_srli_epi32(bits, 16), _mm256_set1_epi32(0x40));
+    const __m256i nan = _mm256_castps_si256(_mm256_cmp_ps(x, x, _CMP_UNORD_Q));
+    rounded = _mm256_blendv_epi8(rounded, quiet_nan, nan);
+    h = _mm_packus_epi32(_mm256_castsi256_si128(rounded), _mm256_extracti128_si256(rounded, 1));
+  }
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(static_cast<uint16_t*>(base) + i), h);
+}
+
+// tile[j] = concept a0 + j of the block's rows (lanes); rows/concepts past the end read 0.
+inline void load_tile(const void* base, int dtype, int64_t n, int rows, int64_t a0, v8 tile[8]) {
+  if (rows == kBlockRows && a0 + 8 <= n) {
+    for (int r = 0; r < 8; ++r) tile[r] = load8(base, dtype, r * n + a0);
+  } else {
+    alignas(32) float tmp[8][8] = {};
+    for (int r = 0; r < rows; ++r)
+      for (int64_t j = 0; j < 8 && a0 + j < n; ++j) tmp[r][j] = scalar_to_float(base, dtype, r * n + a0 + j);
+    for (int r = 0; r < 8; ++r) tile[r] = _mm256_load_ps(tmp[r]);
+  }
+  transpose8(tile);
+}
+
+// The inverse of load_tile: lanes past `rows` and concepts past n are not written.
+inline void store_tile(void* base, int dtype, int64_t n, int rows, int64_t a0, v8 tile[8]) {
+  transpose8(tile);
+  if (rows == kBlockRows && a0 + 8 <= n) {
+    for (int r = 0; r < 8; ++r) store8(base, dtype, r * n + a0, tile[r]);
+  } else {
+    alignas(32) float tmp[8][8];
+    for (int r = 0; r < 8; ++r) _mm256_store_ps(tmp[r], tile[r]);
+    for (int r = 0; r < rows; ++r)
+      for (int64_t j = 0; j < 8 && a0 + j < n; ++j) scalar_from_float(base, dtype, r * n + a0 + j, tmp[r][j]);
+  }
+}
+
+struct Marginal {
+  v8 loss;  // the loss element L
+  v8 dls;   // dL / dls
+};
+
+// L and dL/dls of one concept for the 8 rows, from the two log-marginals and T^2 w_c.
+inline Marginal binary_kl(v8 ls, v8 lt, v8 scale) {
+  v8 expm1_t, expm1_s;
+  const v8 p = exp_nonpositive(lt, &expm1_t);
+  const v8 q = exp_nonpositive(ls, &expm1_s);
+  const v8 zero = _mm256_setzero_ps();
+  const v8 one_minus_p = _mm256_sub_ps(zero, expm1_t);
+  const v8 one_minus_q = _mm256_sub_ps(zero, expm1_s);
+  // where 1 - p == 0 the (1 - p)(...) terms are 0 (x log x -> 0); NaN is not "saturated".
+  const v8 live = _mm256_cmp_ps(one_minus_p, zero, _CMP_NLE_UQ);
+  const v8 log_ratio = _mm256_sub_ps(log_nonnegative(one_minus_p), log_nonnegative(one_minus_q));
+  const v8 second = _mm256_and_ps(live, _mm256_mul_ps(one_minus_p, log_ratio));
+  const v8 first = _mm256_mul_ps(p, _mm256_sub_ps(lt, ls));
+  // dL/dls is kept scaled by 2^-64 (see kGradShift in hdl_cpu_block.h): q / (1 - q) would
+  // overflow float32 for |z / T| > ~88 although the gradient itself is small.
+  const v8 shift = set1(kGradShift);
+  const v8 odds = _mm256_div_ps(_mm256_mul_ps(one_minus_p, _mm256_mul_ps(q, shift)), one_minus_q);
+  Marginal out;
+  out.loss = _mm256_mul_ps(scale, _mm256_add_ps(first, second));
+  out.dls = _mm256_mul_ps(scale, _mm256_sub_ps(_mm256_and_ps(live, odds), _mm256_mul_ps(p, shift)));
+  return out;
+}
+
+}  // namespace
+
+double hdl_block_avx2(const HdlBlockArgs& args) {
+  const int64_t n = args.n;
+  const int64_t n8 = (n + 7) / 8 * 8;
+  const int rows = args.rows;
+  const bool want_grad = args.grad != nullptr;
+  float* st = args.work;          // [n8][16]: s (lanes 0-7) then t (lanes 8-15) per concept
+  float* dsig = st + 16 * n8;     // [n8][8]: sigma(-z / T) / T * 2^64
+  float* acc = dsig + 8 * n8;     // [n8][8]: dL/dls * 2^-64 summed over descendants
+  float* loss_el = acc + 8 * n8;  // [n8][8]
+  float* gout = loss_el + 8 * n8; // [n8][8]
+  const v8 inv_t = set1(args.inv_temperature);
+  const v8 dsig_scale = set1(args.inv_temperature / kGradShift);  // undoes the 2^-64 shift
+
+  // 1. per-concept log-sigmoids (and sigma(-x) / T), rows interleaved.
+  for (int64_t a0 = 0; a0 < n; a0 += 8) {
+    v8 zs[8], zt[8], go[8];
+    load_tile(args.student, args.dtype, n, rows, a0, zs);
+    load_tile(args.teacher, args.dtype, n, rows, a0, zt);
+    if (args.grad_output != nullptr) load_tile(args.grad_output, kHdlFloat32, n, rows, a0, go);
+    for (int j = 0; j < 8; ++j) {
+      const int64_t a = a0 + j;
+      v8 d;
+      _mm256_store_ps(st + 16 * a, log_sigmoid(_mm256_mul_ps(zs[j], inv_t), dsig_scale, &d));
+      _mm256_store_ps(st + 16 * a + 8, log_sigmoid(_mm256_mul_ps(zt[j], inv_t), inv_t, nullptr));
+      _mm256_store_ps(dsig + 8 * a, d);
+      _mm256_store_ps(acc + 8 * a, _mm256_setzero_ps());
+      if (args.grad_output != nullptr) _mm256_store_ps(gout + 8 * a, go[j]);
+    }
+  }
+
+  // 2. log-marginals, loss, dL/dls, and the sum over descendants.
+  const bool tree = args.tree_parent != nullptr;
+  if (tree) {  // ls[c] = s[c] + ls[parent], parents first
+    for (int64_t i = 0; i < n; ++i) {
+      const int32_t c = args.tree_order[i], parent = args.tree_parent[c];
+      if (parent < 0) continue;
+      float* dst = st + 16 * static_cast<int64_t>(c);
+      const float* src = st + 16 * static_cast<int64_t>(parent);
+      _mm256_store_ps(dst, _mm256_add_ps(_mm256_load_ps(dst), _mm256_load_ps(src)));
+      _mm256_store_ps(dst + 8, _mm256_add_ps(_mm256_load_ps(dst + 8), _mm256_load_ps(src + 8)));
+    }
+  }
+  const bool sum_loss = args.loss_elements == nullptr;
+  const v8 t2 = set1(args.loss_scale);
+  __m256d total_lo = _mm256_setzero_pd(), total_hi = _mm256_setzero_pd();
+  v8 partial = _mm256_setzero_ps();
+  for (int64_t c = 0; c < n; ++c) {
+    v8 ls, lt;
+    const int32_t* begin = args.col + args.row_ptr[c];
+    const int32_t* end = args.col + args.row_ptr[c + 1];
+    if (tree) {
+      ls = _mm256_load_ps(st + 16 * c);
+      lt = _mm256_load_ps(st + 16 * c + 8);
+    } else {
+      ls = _mm256_setzero_ps();
+      lt = _mm256_setzero_ps();
+      for (const int32_t* k = begin; k < end; ++k) {
+        const float* src = st + 16 * static_cast<int64_t>(*k);
+        ls = _mm256_add_ps(ls, _mm256_load_ps(src));
+        lt = _mm256_add_ps(lt, _mm256_load_ps(src + 8));
+      }
+    }
+    const v8 scale = args.weights == nullptr ? t2 : _mm256_mul_ps(t2, set1(args.weights[c]));
+    const Marginal m = binary_kl(ls, lt, scale);
+    if (!sum_loss) {
+      _mm256_store_ps(loss_el + 8 * c, m.loss);
+    } else {
+      partial = _mm256_add_ps(partial, m.loss);  // lanes past `rows` are dropped at the end
+      if ((c & 63) == 63 || c == n - 1) {  // flush to double every 64 concepts
+        total_lo = _mm256_add_pd(total_lo, _mm256_cvtps_pd(_mm256_castps256_ps128(partial)));
+        total_hi = _mm256_add_pd(total_hi, _mm256_cvtps_pd(_mm256_extractf128_ps(partial, 1)));
+        partial = _mm256_setzero_ps();
+      }
+    }
+    if (!want_grad) continue;
+    v8 g = _mm256_mul_ps(m.dls, set1(args.grad_scale));
+    if (args.grad_output != nullptr) g = _mm256_mul_ps(g, _mm256_load_ps(gout + 8 * c));
+    if (tree) {
+      _mm256_store_ps(acc + 8 * c, g);
+    } else {
+      for (const int32_t* k = begin; k < end; ++k) {
+        float* dst = acc + 8 * static_cast<int64_t>(*k);
+        _mm256_store_ps(dst, _mm256_add_ps(_mm256_load_ps(dst), g));
+      }
+    }
+  }
+  if (want_grad && tree) {  // acc[parent] += acc[c], children first
+    for (int64_t i = n - 1; i >= 0; --i) {
+      const int32_t c = args.tree_order[i], parent = args.tree_parent[c];
+      if (parent < 0) continue;
+      float* dst = acc + 8 * static_cast<int64_t>(parent);
+      _mm256_store_ps(dst, _mm256_add_ps(_mm256_load_ps(dst),
+                                         _mm256_load_ps(acc + 8 * static_cast<int64_t>(c))));
+    }
+  }
+
+  // 3. write out: the loss elements and dz = acc * sigma(-z / T) / T, rows de-interleaved.
+  for (int64_t a0 = 0; a0 < n; a0 += 8) {
+    v8 tile[8];
+    if (!sum_loss) {
+      for (int j = 0; j < 8; ++j) tile[j] = _mm256_load_ps(loss_el + 8 * (a0 + j));
+      store_tile(args.loss_elements, kHdlFloat32, n, rows, a0, tile);
+    }
+    if (want_grad) {
+      for (int j = 0; j < 8; ++j)
+        tile[j] = _mm256_mul_ps(_mm256_load_ps(acc + 8 * (a0 + j)), _mm256_load_ps(dsig + 8 * (a0 + j)));
+      store_tile(args.grad, args.dtype, n, rows, a0, tile);
+    }
+  }
+  alignas(32) double lanes[8];
+  _mm256_store_pd(lanes, total_lo);
+  _mm256_store_pd(lanes + 4, total_hi);
+  double total = 0.0;
+  for (int r = 0; r < rows; ++r) total += lanes[r];
+  return total;
+}
+
+#pragma GCC pop_options
+
+#else  // not x86-64: only the scalar kernel exists
+
+bool hdl_block_avx2_supported() { return false; }
+double hdl_block_avx2(const HdlBlockArgs&) { return 0.0; }
+
+#endif
