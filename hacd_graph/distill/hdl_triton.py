@@ -124,12 +124,12 @@ def _one_minus_exp_neg(v):
 @triton.jit
 def _log_one_minus_marginal(v, r_sum):
     # log(1 - e^-v) from v = -log(marginal) = sum softplus(-s_a) and r_sum = sum r_a.
-    small_v = tl.log(tl.maximum(_one_minus_exp_neg(v), 1e-38))  # v < ln 2: 1 - q <= 1/2
+    small_v = tl.log(_one_minus_exp_neg(v))  # v < ln 2: 1 - q <= 1/2 (> 0: some s_a <= 30)
     large_v = _log1p_series(-tl.exp(-v))  # q < 1/2
-    extreme = tl.log(tl.maximum(r_sum, 1e-30)) - _SHIFT
+    extreme = tl.log(r_sum) - _SHIFT
     out = tl.where(v < _LN2, small_v, large_v)
     out = tl.where(r_sum < 1e25, extreme, out)  # every ancestor has s_a > 30
-    return tl.maximum(out, _LOG_ONE_MINUS_FLOOR)
+    return tl.where(out < _LOG_ONE_MINUS_FLOOR, _LOG_ONE_MINUS_FLOOR, out)  # NaN stays NaN
 
 
 @triton.jit
@@ -199,7 +199,7 @@ def _hdl_rows_kernel(
             if HAS_WEIGHTS:
                 scale = scale * tl.load(weights_ptr + c, mask=in_row, other=0.0).to(tl.float32)
             if LOSS_MODE != 2:
-                first = tl.where(p > 0.0, p * (lt - ls), 0.0)
+                first = tl.where(p == 0.0, 0.0, p * (lt - ls))  # 0 log 0 = 0; NaN stays
                 loss = scale * (first + one_minus_p * (log1m_p - log1m_q))
                 loss = tl.where(in_row, loss, 0.0)
                 if LOSS_MODE == 0:
@@ -209,8 +209,9 @@ def _hdl_rows_kernel(
             if COMPUTE_GRAD:
                 # g e^-56 with g = (q - p) / (1 - q); for q > 1/2 via e^(log(1-p) - log(1-q)) - 1
                 d = log1m_p - log1m_q
-                ratio_big = tl.where(d > _GRAD_SHIFT, tl.exp(d - _GRAD_SHIFT),
-                                     tl.exp(tl.minimum(d, _GRAD_SHIFT)) * _EXP_NEG_GRAD_SHIFT)
+                above = d > _GRAD_SHIFT
+                ratio_big = tl.where(above, tl.exp(d - _GRAD_SHIFT),
+                                     tl.exp(tl.where(above, 0.0, d)) * _EXP_NEG_GRAD_SHIFT)
                 ratio_big = ratio_big - _EXP_NEG_GRAD_SHIFT
                 ratio_small = (q - p) / (1.0 - q) * _EXP_NEG_GRAD_SHIFT
                 g = scale * tl.where(ls > -_LN2, ratio_big, ratio_small)

@@ -1,0 +1,81 @@
+"""The Triton backend: its descendant plan here, its kernel against the reference in the
+interpreter (``hdl_triton_cases.py``, run in a subprocess with ``TRITON_INTERPRET=1``)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from hacd_graph.distill.hdl_triton import build_descendant_plan, descendant_plan
+from tests.distill.conftest import DTYPES, check_against_reference, make_logits
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+CASES = Path(__file__).with_name("hdl_triton_cases.py")
+
+
+def _run_cases_in_interpreter(marker: str) -> None:
+    """Run ``hdl_triton_cases.py`` with Triton's interpreter; fail with its report."""
+    env = {**os.environ, "TRITON_INTERPRET": "1"}
+    command = [sys.executable, "-m", "pytest", str(CASES.relative_to(REPO_ROOT)), "-q",
+               "-p", "no:cacheprovider", "-m", marker]
+    result = subprocess.run(command, cwd=REPO_ROOT, env=env, capture_output=True, text=True,
+                            timeout=1800)
+    report = (result.stdout + result.stderr)[-6000:]
+    assert result.returncode == 0, f"{' '.join(command)} failed:\n{report}"
+    assert " passed" in report and " skipped" not in report, report
+
+
+@pytest.mark.triton
+def test_triton_kernel_matches_reference_in_interpreter():
+    _run_cases_in_interpreter("not slow")
+
+
+@pytest.mark.slow
+@pytest.mark.triton
+def test_triton_kernel_matches_reference_in_interpreter_large():
+    _run_cases_in_interpreter("slow")
+
+
+def test_descendant_plan_inverts_the_table(dag_table):
+    ancestors = dag_table(60, 6, max_parents=3, seed=7, dtype=torch.int32)
+    plan = build_descendant_plan(ancestors)
+    assert plan.table_t.shape == (6, 60) and plan.table_t.dtype == torch.int32
+    assert torch.equal(plan.table_t.t(), ancestors)
+    expected = sorted((int(a), c) for c in range(60) for a in ancestors[c] if a >= 0)
+    got = list(zip(plan.desc_a.tolist(), plan.desc_c.tolist(), strict=True))
+    assert got == expected
+    starts = [i for i, (a, _) in enumerate(expected) if i == 0 or expected[i - 1][0] != a]
+    assert plan.desc_start.nonzero().flatten().tolist() == starts
+    assert len(starts) == 60  # every concept has a segment (itself at least)
+
+
+def test_descendant_plan_is_cached_per_table_and_version(dag_table):
+    ancestors = dag_table(30, 5, seed=8).clone()
+    before = descendant_plan(ancestors)
+    assert descendant_plan(ancestors) is before
+    ancestors[29] = -1  # an in-place edit must not reuse the old plan
+    ancestors[29, 0] = 29
+    after = descendant_plan(ancestors)
+    assert after is not before and after.num_entries < before.num_entries
+
+
+needs_gpu = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+
+
+@pytest.mark.gpu
+@needs_gpu
+@pytest.mark.parametrize("num_concepts,width", [(1, 1), (7, 3), (1000, 12), (4099, 16),
+                                                (100_000, 16)])
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("reduction", ["batchmean", "none"])
+def test_triton_on_gpu_matches_reference(dag_table, num_concepts, width, dtype, reduction):
+    ancestors = dag_table(num_concepts, width).cuda()
+    student, teacher = make_logits(2 if num_concepts > 10_000 else 9, num_concepts, dtype,
+                                   device="cuda")
+    check_against_reference("triton", student, teacher, ancestors, torch.rand(
+        num_concepts, device="cuda"), 1.7, reduction)
