@@ -18,6 +18,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import platform
+import shutil
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -39,6 +40,22 @@ NVCC_FLAGS = (
     "-gencode=arch=compute_90,code=sm_90",  # H100 / H200
     "-gencode=arch=compute_90,code=compute_90",  # PTX for newer GPUs
 )
+
+
+def cuda_library_dir(cuda_home: str | None) -> Path | None:
+    """The folder holding ``libcudart.so``: under ``cuda_home``, or beside nvcc, or in
+    ``/usr/local/cuda`` (PyTorch links with ``-L<CUDA_HOME>/lib64``, which misses it when
+    nvcc is a link in ``/usr/local/bin`` and ``CUDA_HOME`` is not set)."""
+    roots = [Path(cuda_home)] if cuda_home else []
+    nvcc = shutil.which("nvcc")
+    if nvcc:
+        roots.append(Path(nvcc).resolve().parent.parent)
+    roots.append(Path("/usr/local/cuda"))
+    for root in roots:
+        for sub in ("lib64", "lib", "targets/x86_64-linux/lib", "targets/sbsa-linux/lib"):
+            if (root / sub / "libcudart.so").exists():
+                return root / sub
+    return None
 
 
 def extension_name() -> str:
@@ -78,6 +95,10 @@ def build(cache_dir: Path | None = None, verbose: bool = False) -> ModuleType:
         raise RuntimeError("nvcc was not found (set CUDA_HOME to the CUDA toolkit)")
     if not cpp_extension.is_ninja_available():
         raise RuntimeError("ninja is not installed (pip install ninja)")
+    library_dir = cuda_library_dir(cpp_extension.CUDA_HOME)
+    if library_dir is None:
+        raise RuntimeError(f"libcudart.so was not found under CUDA_HOME="
+                           f"{cpp_extension.CUDA_HOME} or /usr/local/cuda")
     name = extension_name()
     build_dir = (cache_dir or default_cache_dir()) / name
     build_dir.mkdir(parents=True, exist_ok=True)
@@ -87,7 +108,7 @@ def build(cache_dir: Path | None = None, verbose: bool = False) -> ModuleType:
         extra_include_paths=[str(CSRC)],
         extra_cflags=list(CFLAGS),
         extra_cuda_cflags=list(NVCC_FLAGS),
-        extra_ldflags=list(LDFLAGS),
+        extra_ldflags=[*LDFLAGS, f"-L{library_dir}"],
         build_directory=str(build_dir),
         with_cuda=True,
         verbose=verbose,

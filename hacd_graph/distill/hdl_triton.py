@@ -18,16 +18,17 @@ The maths, per row ``b`` (dropped below) with :math:`s_a = z_a / T`, :math:`t_a 
 
     \partial L / \partial z_a = \frac{1 - \sigma(s_a)}{T} \sum_{c:\, a \in A[c]} g_c
 
-One program owns a row at a time (a persistent grid walks the rows). Pass A walks the
-concepts in chunks of ``BLOCK_C``; for each ancestor column ``k`` it gathers ``z`` and
-``y`` at ``A[c, k]`` (the row is re-read from L1/L2, never from a ``[B, N, K]`` tensor),
-computes ``L_c`` and ``g_c`` and writes ``g_c`` to the program's ``[N]`` float32 workspace.
-Pass B is the sum over descendants, done as a gather so that no atomics are needed: the
-table's entries ``(c, a)`` are sorted by ``a`` once per table on the host (the *descendant
-plan*, cached), and a segmented scan over that list adds up the ``g_c`` of each segment
-(one segment per ``a``); at a segment's last entry the gradient of ``z_a`` is written.
-Every ``N`` works (the row is chunked at all sizes); the workspace is ``programs x N``
-floats.
+A program owns a block of ``ROWS`` rows at a time (a persistent grid walks the blocks), so
+that every index it loads serves ``ROWS`` rows. Pass A walks the concepts in chunks of
+``BLOCK_C``; for each ancestor column ``k`` it gathers ``z`` and ``y`` at ``A[c, k]`` (the
+rows are re-read from L1/L2, never expanded into a ``[B, N, K]`` tensor), computes ``L_c``
+and ``g_c`` and writes ``g_c`` to the program's ``[ROWS, N]`` float32 workspace. Pass B is
+the sum over descendants, done as a gather so that no atomics are needed: the table's
+entries ``(c, a)`` are sorted by ``a`` once per table on the host (the *descendant plan*,
+cached), and a segmented scan over that list adds up the ``g_c`` of each segment (one
+segment per ``a``); at a segment's last entry the gradient of ``z_a`` is written. Every
+``N`` works (rows are chunked at all sizes, N = 100,000 included); the workspace is
+``programs x ROWS x N`` floats, capped at 256 MiB.
 
 Numerics (float32 throughout, with no subnormals needed, so flush-to-zero is harmless):
 
@@ -157,31 +158,37 @@ def _hdl_rows_kernel(
     B, N, K, nnz,
     inv_t, t_sq, grad_scale,
     HAS_WEIGHTS: tl.constexpr, HAS_GRAD_OUT: tl.constexpr, LOSS_MODE: tl.constexpr,
-    COMPUTE_GRAD: tl.constexpr, BLOCK_C: tl.constexpr, BLOCK_E: tl.constexpr,
+    COMPUTE_GRAD: tl.constexpr, ROWS: tl.constexpr, BLOCK_C: tl.constexpr,
+    BLOCK_E: tl.constexpr,
 ):
+    # A program owns ROWS rows at a time: every index it loads (table, descendant list)
+    # serves ROWS rows, which divides the table traffic by ROWS. Tiles are [ROWS, BLOCK].
     pid = tl.program_id(0)
     num_programs = tl.num_programs(0)
+    offs_r = tl.arange(0, ROWS)
     offs_c = tl.arange(0, BLOCK_C)
     offs_e = tl.arange(0, BLOCK_E)
-    work_row = work_ptr + pid.to(tl.int64) * N
-    for row in range(pid, B, num_programs):
-        base = tl.cast(row, tl.int64) * N
-        s_row = student_ptr + base
-        t_row = teacher_ptr + base
-        row_loss = tl.zeros((BLOCK_C,), tl.float32)
-        # ---- pass A: marginals, loss and g_c for every concept of the row
+    work_rows = work_ptr + (pid.to(tl.int64) * ROWS + offs_r)[:, None] * N  # [ROWS, 1]
+    for row0 in range(pid * ROWS, B, num_programs * ROWS):
+        rows = row0 + offs_r
+        row_ok = (rows < B)[:, None]  # [ROWS, 1]
+        base = rows.to(tl.int64)[:, None] * N  # [ROWS, 1]
+        row_loss = tl.zeros((ROWS, BLOCK_C), tl.float32)
+        # ---- pass A: marginals, loss and g_c for every concept of the rows
         for c0 in range(0, N, BLOCK_C):
             c = c0 + offs_c
             in_row = c < N
-            v_s = tl.zeros((BLOCK_C,), tl.float32)  # -ls
-            v_t = tl.zeros((BLOCK_C,), tl.float32)  # -lt
-            r_s = tl.zeros((BLOCK_C,), tl.float32)
-            r_t = tl.zeros((BLOCK_C,), tl.float32)
+            tile = row_ok & in_row[None, :]
+            v_s = tl.zeros((ROWS, BLOCK_C), tl.float32)  # -ls
+            v_t = tl.zeros((ROWS, BLOCK_C), tl.float32)  # -lt
+            r_s = tl.zeros((ROWS, BLOCK_C), tl.float32)
+            r_t = tl.zeros((ROWS, BLOCK_C), tl.float32)
             for k in range(K):  # table is stored [K, N]: coalesced index loads
                 a = tl.load(table_ptr + k * N + c, mask=in_row, other=-1)
-                valid = a >= 0
-                s = tl.load(s_row + a, mask=valid, other=0.0).to(tl.float32) * inv_t
-                t = tl.load(t_row + a, mask=valid, other=0.0).to(tl.float32) * inv_t
+                valid = row_ok & (a >= 0)[None, :]
+                at = base + a[None, :]
+                s = tl.load(student_ptr + at, mask=valid, other=0.0).to(tl.float32) * inv_t
+                t = tl.load(teacher_ptr + at, mask=valid, other=0.0).to(tl.float32) * inv_t
                 sp_s, rr_s = _softplus_neg_and_r(s)
                 sp_t, rr_t = _softplus_neg_and_r(t)
                 v_s += tl.where(valid, sp_s, 0.0)
@@ -195,15 +202,16 @@ def _hdl_rows_kernel(
             q = tl.exp(ls)
             p = tl.exp(lt)
             one_minus_p = tl.exp(log1m_p)
-            scale = t_sq
+            scale = tl.full((1, BLOCK_C), 1.0, tl.float32) * t_sq
             if HAS_WEIGHTS:
-                scale = scale * tl.load(weights_ptr + c, mask=in_row, other=0.0).to(tl.float32)
+                w = tl.load(weights_ptr + c, mask=in_row, other=0.0).to(tl.float32)
+                scale = scale * w[None, :]
             if LOSS_MODE != 2:
                 first = tl.where(p == 0.0, 0.0, p * (lt - ls))  # 0 log 0 = 0; NaN stays
                 loss = scale * (first + one_minus_p * (log1m_p - log1m_q))
-                loss = tl.where(in_row, loss, 0.0)
+                loss = tl.where(tile, loss, 0.0)
                 if LOSS_MODE == 0:
-                    tl.store(loss_ptr + base + c, loss, mask=in_row)
+                    tl.store(loss_ptr + base + c[None, :], loss, mask=tile)
                 else:
                     row_loss += loss
             if COMPUTE_GRAD:
@@ -216,32 +224,36 @@ def _hdl_rows_kernel(
                 ratio_small = (q - p) / (1.0 - q) * _EXP_NEG_GRAD_SHIFT
                 g = scale * tl.where(ls > -_LN2, ratio_big, ratio_small)
                 if HAS_GRAD_OUT:
-                    g = g * tl.load(grad_out_ptr + base + c, mask=in_row, other=0.0).to(
-                        tl.float32)
-                tl.store(work_row + c, g, mask=in_row)
+                    g = g * tl.load(grad_out_ptr + base + c[None, :], mask=tile,
+                                    other=0.0).to(tl.float32)
+                tl.store(work_rows + c[None, :], g, mask=tile)
         if LOSS_MODE == 1:
-            tl.store(loss_ptr + row, tl.sum(row_loss, axis=0))
+            tl.store(loss_ptr + rows, tl.sum(row_loss, axis=1), mask=rows < B)
         # ---- pass B: dz_a = (1 - sigma(s_a)) / T * sum over the descendants c of a of g_c
         if COMPUTE_GRAD:
-            tl.debug_barrier()  # the workspace row is complete
-            g_row = grad_ptr + base
-            carry = tl.zeros((), tl.float32)
+            tl.debug_barrier()  # the workspace rows are complete
+            carry = tl.zeros((ROWS,), tl.float32)
             for e0 in range(0, nnz, BLOCK_E):
                 e = e0 + offs_e
                 in_list = e < nnz
                 desc = tl.load(desc_c_ptr + e, mask=in_list, other=0)
                 start = tl.load(desc_start_ptr + e, mask=in_list, other=1).to(tl.int32)
                 last = tl.load(desc_start_ptr + e + 1, mask=(e + 1) < nnz, other=1) != 0
-                vals = tl.load(work_row + desc, mask=in_list, other=0.0)
-                vals = tl.where((offs_e == 0) & (start == 0), vals + carry, vals)
-                sums, _ = tl.associative_scan((vals, start), 0, _segmented_add)
-                carry = tl.sum(tl.where(offs_e == BLOCK_E - 1, sums, 0.0), axis=0)
+                vals = tl.load(work_rows + desc[None, :], mask=row_ok & in_list[None, :],
+                               other=0.0)
+                continued = ((offs_e == 0) & (start == 0))[None, :]  # carry into the chunk
+                vals = tl.where(continued, vals + carry[:, None], vals)
+                starts = tl.broadcast_to(start[None, :], (ROWS, BLOCK_E))
+                sums, _ = tl.associative_scan((vals, starts), 1, _segmented_add)
+                carry = tl.sum(tl.where((offs_e == BLOCK_E - 1)[None, :], sums, 0.0), axis=1)
                 done = in_list & last
                 a = tl.load(desc_a_ptr + e, mask=done, other=0)
-                s = tl.load(s_row + a, mask=done, other=0.0).to(tl.float32) * inv_t
+                out = row_ok & done[None, :]
+                at = base + a[None, :]
+                s = tl.load(student_ptr + at, mask=out, other=0.0).to(tl.float32) * inv_t
                 dz = _scaled_one_minus_sigmoid(s) * sums * grad_scale
-                tl.store(g_row + a, dz.to(grad_ptr.dtype.element_ty), mask=done)
-            tl.debug_barrier()  # the next row may overwrite the workspace
+                tl.store(grad_ptr + at, dz.to(grad_ptr.dtype.element_ty), mask=out)
+            tl.debug_barrier()  # the next rows may overwrite the workspace
 
 
 # ----------------------------------------------------------------------------- host side
@@ -323,26 +335,34 @@ class TritonLaunchConfig:
     """Tuning knobs of the row kernel (the defaults suit an H100; benchmarks may sweep).
 
     Attributes:
+        rows: rows a program processes together (each index load serves them all).
         block_c: concepts per chunk of pass A (capped at the next power of two >= N).
         block_e: descendant-list entries per chunk of pass B.
         num_warps: warps per program.
         programs_per_sm: persistent programs per streaming multiprocessor on a GPU.
     """
 
-    block_c: int = 1024
-    block_e: int = 1024
-    num_warps: int = 8
+    rows: int = 4
+    block_c: int = 256
+    block_e: int = 512
+    num_warps: int = 4
     programs_per_sm: int = 4
 
 
 DEFAULT_CONFIG = TritonLaunchConfig()
 
 
-def _num_programs(device: torch.device, rows: int, config: TritonLaunchConfig) -> int:
+_WORKSPACE_FLOATS = 2**26  # 256 MiB: caps the persistent grid for very large N
+
+
+def _num_programs(device: torch.device, rows: int, num_concepts: int,
+                  config: TritonLaunchConfig) -> int:
+    blocks = -(-rows // config.rows)
     if device.type == "cuda":
         sms = torch.cuda.get_device_properties(device).multi_processor_count
-        return max(1, min(rows, sms * config.programs_per_sm))
-    return max(1, min(rows, 2))  # the interpreter: still exercise the persistent loop
+        fits = _WORKSPACE_FLOATS // (config.rows * num_concepts)
+        return max(1, min(blocks, sms * config.programs_per_sm, fits))
+    return max(1, min(blocks, 2))  # the interpreter: still exercise the persistent loop
 
 
 def hdl_rows(
@@ -376,10 +396,10 @@ def hdl_rows(
     rows, num_concepts = student.shape
     width = plan.table_t.shape[0]
     device = student.device
-    programs = _num_programs(device, rows, config)
+    programs = _num_programs(device, rows, num_concepts, config)
     compute_grad = grad_scale is not None
-    work = torch.empty((programs if compute_grad else 1, num_concepts), dtype=torch.float32,
-                       device=device)
+    work = torch.empty((programs * config.rows if compute_grad else 1, num_concepts),
+                       dtype=torch.float32, device=device)
     loss = None
     if loss_mode == LOSS_PER_ELEMENT:
         loss = torch.empty((rows, num_concepts), dtype=torch.float32, device=device)
@@ -400,7 +420,7 @@ def hdl_rows(
         1.0 / temperature, temperature * temperature,
         (grad_scale or 0.0) / temperature,
         HAS_WEIGHTS=weights is not None, HAS_GRAD_OUT=grad_output is not None,
-        LOSS_MODE=loss_mode, COMPUTE_GRAD=compute_grad,
+        LOSS_MODE=loss_mode, COMPUTE_GRAD=compute_grad, ROWS=config.rows,
         BLOCK_C=block_c, BLOCK_E=block_e, num_warps=config.num_warps,
     )
     return loss, grad
