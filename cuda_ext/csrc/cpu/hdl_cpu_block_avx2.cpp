@@ -26,7 +26,7 @@
 
 int64_t hdl_block_work_floats(int64_t n) {
   const int64_t n8 = (n + 7) / 8 * 8;
-  return 48 * n8;  // st [n8][16], d [n8][8], acc [n8][8], loss [n8][8], grad_output [n8][8]
+  return 64 * n8;  // st, lst [n8][16]; d, acc, loss, grad_output [n8][8]
 }
 
 #if defined(__x86_64__) || defined(_M_X64)
@@ -264,8 +264,9 @@ double hdl_block_avx2(const HdlBlockArgs& args) {
   const int64_t n8 = (n + 7) / 8 * 8;
   const int rows = args.rows;
   const bool want_grad = args.grad != nullptr;
-  float* st = args.work;          // [n8][16]: s (lanes 0-7) then t (lanes 8-15) per concept
-  float* dsig = st + 16 * n8;     // [n8][8]: sigma(-z / T) / T * 2^64
+  float* st = args.work;          // [n8][16]: s (lanes 0-7) then t (lanes 8-15); later g
+  float* lst = st + 16 * n8;      // [n8][16]: ls then lt (DAG tables)
+  float* dsig = lst + 16 * n8;    // [n8][8]: sigma(-z / T) / T * 2^64
   float* acc = dsig + 8 * n8;     // [n8][8]: dL/dls * 2^-64 summed over descendants
   float* loss_el = acc + 8 * n8;  // [n8][8]
   float* gout = loss_el + 8 * n8; // [n8][8]
@@ -289,9 +290,10 @@ double hdl_block_avx2(const HdlBlockArgs& args) {
     }
   }
 
-  // 2. log-marginals, loss, dL/dls, and the sum over descendants.
+  // 2. log-marginals, loss, dL/dls, and the sum over descendants, as three loops so that
+  // the math of consecutive concepts overlaps (one fused loop is latency-bound).
   const bool tree = args.tree_parent != nullptr;
-  if (tree) {  // ls[c] = s[c] + ls[parent], parents first
+  if (tree) {  // 2a (tree). ls[c] = s[c] + ls[parent], parents first, in place
     for (int64_t i = 0; i < n; ++i) {
       const int32_t c = args.tree_order[i], parent = args.tree_parent[c];
       if (parent < 0) continue;
@@ -300,58 +302,74 @@ double hdl_block_avx2(const HdlBlockArgs& args) {
       _mm256_store_ps(dst, _mm256_add_ps(_mm256_load_ps(dst), _mm256_load_ps(src)));
       _mm256_store_ps(dst + 8, _mm256_add_ps(_mm256_load_ps(dst + 8), _mm256_load_ps(src + 8)));
     }
+  } else {  // 2a (DAG). ls[c] = sum of s over A[c]: one vector load per ancestor index
+    for (int64_t c = 0; c < n; ++c) {
+      v8 ls0 = _mm256_setzero_ps(), lt0 = _mm256_setzero_ps();
+      v8 ls1 = _mm256_setzero_ps(), lt1 = _mm256_setzero_ps();
+      const int32_t* k = args.col + args.row_ptr[c];
+      const int32_t* end = args.col + args.row_ptr[c + 1];
+      for (; k + 1 < end; k += 2) {  // two chains of adds: half the latency
+        const float* src0 = st + 16 * static_cast<int64_t>(k[0]);
+        const float* src1 = st + 16 * static_cast<int64_t>(k[1]);
+        ls0 = _mm256_add_ps(ls0, _mm256_load_ps(src0));
+        lt0 = _mm256_add_ps(lt0, _mm256_load_ps(src0 + 8));
+        ls1 = _mm256_add_ps(ls1, _mm256_load_ps(src1));
+        lt1 = _mm256_add_ps(lt1, _mm256_load_ps(src1 + 8));
+      }
+      if (k < end) {
+        const float* src0 = st + 16 * static_cast<int64_t>(k[0]);
+        ls0 = _mm256_add_ps(ls0, _mm256_load_ps(src0));
+        lt0 = _mm256_add_ps(lt0, _mm256_load_ps(src0 + 8));
+      }
+      _mm256_store_ps(lst + 16 * c, _mm256_add_ps(ls0, ls1));
+      _mm256_store_ps(lst + 16 * c + 8, _mm256_add_ps(lt0, lt1));
+    }
   }
+  // 2b. loss and g = dL/dls per concept (g overwrites s, t: no longer needed).
+  const float* marginals = tree ? st : lst;
   const bool sum_loss = args.loss_elements == nullptr;
   const v8 t2 = set1(args.loss_scale);
+  const v8 grad_scale = set1(args.grad_scale);
   __m256d total_lo = _mm256_setzero_pd(), total_hi = _mm256_setzero_pd();
-  v8 partial = _mm256_setzero_ps();
-  for (int64_t c = 0; c < n; ++c) {
-    v8 ls, lt;
-    const int32_t* begin = args.col + args.row_ptr[c];
-    const int32_t* end = args.col + args.row_ptr[c + 1];
-    if (tree) {
-      ls = _mm256_load_ps(st + 16 * c);
-      lt = _mm256_load_ps(st + 16 * c + 8);
-    } else {
-      ls = _mm256_setzero_ps();
-      lt = _mm256_setzero_ps();
-      for (const int32_t* k = begin; k < end; ++k) {
-        const float* src = st + 16 * static_cast<int64_t>(*k);
-        ls = _mm256_add_ps(ls, _mm256_load_ps(src));
-        lt = _mm256_add_ps(lt, _mm256_load_ps(src + 8));
+  for (int64_t c0 = 0; c0 < n; c0 += 64) {
+    v8 partial = _mm256_setzero_ps();  // flushed to double every 64 concepts
+    const int64_t c_end = c0 + 64 < n ? c0 + 64 : n;
+    for (int64_t c = c0; c < c_end; ++c) {
+      const v8 ls = _mm256_load_ps(marginals + 16 * c);
+      const v8 lt = _mm256_load_ps(marginals + 16 * c + 8);
+      const v8 scale = args.weights == nullptr ? t2 : _mm256_mul_ps(t2, set1(args.weights[c]));
+      const Marginal m = binary_kl(ls, lt, scale);
+      if (sum_loss) {
+        partial = _mm256_add_ps(partial, m.loss);  // lanes past `rows` are dropped at the end
+      } else {
+        _mm256_store_ps(loss_el + 8 * c, m.loss);
       }
+      if (!want_grad) continue;
+      v8 g = _mm256_mul_ps(m.dls, grad_scale);
+      if (args.grad_output != nullptr) g = _mm256_mul_ps(g, _mm256_load_ps(gout + 8 * c));
+      _mm256_store_ps(st + 16 * c, g);
     }
-    const v8 scale = args.weights == nullptr ? t2 : _mm256_mul_ps(t2, set1(args.weights[c]));
-    const Marginal m = binary_kl(ls, lt, scale);
-    if (!sum_loss) {
-      _mm256_store_ps(loss_el + 8 * c, m.loss);
-    } else {
-      partial = _mm256_add_ps(partial, m.loss);  // lanes past `rows` are dropped at the end
-      if ((c & 63) == 63 || c == n - 1) {  // flush to double every 64 concepts
-        total_lo = _mm256_add_pd(total_lo, _mm256_cvtps_pd(_mm256_castps256_ps128(partial)));
-        total_hi = _mm256_add_pd(total_hi, _mm256_cvtps_pd(_mm256_extractf128_ps(partial, 1)));
-        partial = _mm256_setzero_ps();
-      }
-    }
-    if (!want_grad) continue;
-    v8 g = _mm256_mul_ps(m.dls, set1(args.grad_scale));
-    if (args.grad_output != nullptr) g = _mm256_mul_ps(g, _mm256_load_ps(gout + 8 * c));
-    if (tree) {
-      _mm256_store_ps(acc + 8 * c, g);
-    } else {
-      for (const int32_t* k = begin; k < end; ++k) {
-        float* dst = acc + 8 * static_cast<int64_t>(*k);
-        _mm256_store_ps(dst, _mm256_add_ps(_mm256_load_ps(dst), g));
-      }
-    }
+    total_lo = _mm256_add_pd(total_lo, _mm256_cvtps_pd(_mm256_castps256_ps128(partial)));
+    total_hi = _mm256_add_pd(total_hi, _mm256_cvtps_pd(_mm256_extractf128_ps(partial, 1)));
   }
-  if (want_grad && tree) {  // acc[parent] += acc[c], children first
+  // 2c. acc[a] = sum of g over the concepts whose rows hold a (descendants and a itself).
+  if (want_grad && tree) {  // children before parents: acc[c] is complete when c is reached
     for (int64_t i = n - 1; i >= 0; --i) {
       const int32_t c = args.tree_order[i], parent = args.tree_parent[c];
+      float* mine = acc + 8 * static_cast<int64_t>(c);
+      const v8 total = _mm256_add_ps(_mm256_load_ps(mine), _mm256_load_ps(st + 16 * static_cast<int64_t>(c)));
+      _mm256_store_ps(mine, total);
       if (parent < 0) continue;
       float* dst = acc + 8 * static_cast<int64_t>(parent);
-      _mm256_store_ps(dst, _mm256_add_ps(_mm256_load_ps(dst),
-                                         _mm256_load_ps(acc + 8 * static_cast<int64_t>(c))));
+      _mm256_store_ps(dst, _mm256_add_ps(_mm256_load_ps(dst), total));
+    }
+  } else if (want_grad) {  // one load-add-store per ancestor index
+    for (int64_t c = 0; c < n; ++c) {
+      const v8 g = _mm256_load_ps(st + 16 * c);
+      for (int32_t i = args.row_ptr[c]; i < args.row_ptr[c + 1]; ++i) {
+        float* dst = acc + 8 * static_cast<int64_t>(args.col[i]);
+        _mm256_store_ps(dst, _mm256_add_ps(_mm256_load_ps(dst), g));
+      }
     }
   }
 
