@@ -198,10 +198,12 @@ std::tuple<at::Tensor, at::Tensor> hdl_fused_cpu_impl(
 
   if (vectorised) {
     const auto tree = detect_tree(csr, n);
-    const int64_t stride = hdl_block_work_floats(n) + 8;  // + 8: room to align to 32 bytes
-    auto work = at::empty({threads, stride}, at::kFloat);
+    const int64_t stride =  // + 8: room to align to 32 bytes
+        hdl_block_work_floats(n, loss_elements.defined(), grad_output.has_value()) + 8;
+    auto work = at::empty({std::min(threads, num_tasks), stride}, at::kFloat);
     const int elem = static_cast<int>(student.element_size());
     at::parallel_for(0, num_tasks, 1, [&](int64_t begin, int64_t end) {
+      TORCH_CHECK(at::get_thread_num() < work.size(0), "hdl_fused_cpu: unexpected thread id");
       float* mine = work.data_ptr<float>() + at::get_thread_num() * stride;
       mine = reinterpret_cast<float*>((reinterpret_cast<uintptr_t>(mine) + 31) & ~uintptr_t(31));
       for (int64_t task = begin; task < end; ++task) {
@@ -231,8 +233,9 @@ std::tuple<at::Tensor, at::Tensor> hdl_fused_cpu_impl(
   } else {
     AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, dtype, "hdl_fused_cpu", [&] {
       using acc_t = at::opmath_type<scalar_t>;
-      auto work = at::empty({threads, 4 * n}, student.options().dtype(acc_dtype));
+      auto work = at::empty({std::min(threads, num_tasks), 4 * n}, student.options().dtype(acc_dtype));
       at::parallel_for(0, num_tasks, 1, [&](int64_t begin, int64_t end) {
+        TORCH_CHECK(at::get_thread_num() < work.size(0), "hdl_fused_cpu: unexpected thread id");
         acc_t* mine = work.data_ptr<acc_t>() + at::get_thread_num() * 4 * n;
         for (int64_t row = begin; row < end; ++row) {
           const int64_t offset = row * n;

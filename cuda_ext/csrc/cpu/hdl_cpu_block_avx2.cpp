@@ -24,9 +24,9 @@
 // NaN.
 #include "hdl_cpu_block.h"
 
-int64_t hdl_block_work_floats(int64_t n) {
-  const int64_t n8 = (n + 7) / 8 * 8;
-  return 64 * n8;  // st, lst [n8][16]; d, acc, loss, grad_output [n8][8]
+int64_t hdl_block_work_floats(int64_t n, bool loss_elements, bool grad_output) {
+  const int64_t n8 = (n + 7) / 8 * 8;  // st, lst [n8][16]; d, acc [, loss] [, grad_output] [n8][8]
+  return (48 + (loss_elements ? 8 : 0) + (grad_output ? 8 : 0)) * n8;
 }
 
 #if defined(__x86_64__) || defined(_M_X64)
@@ -268,8 +268,8 @@ double hdl_block_avx2(const HdlBlockArgs& args) {
   float* lst = st + 16 * n8;      // [n8][16]: ls then lt (DAG tables)
   float* dsig = lst + 16 * n8;    // [n8][8]: sigma(-z / T) / T * 2^64
   float* acc = dsig + 8 * n8;     // [n8][8]: dL/dls * 2^-64 summed over descendants
-  float* loss_el = acc + 8 * n8;  // [n8][8]
-  float* gout = loss_el + 8 * n8; // [n8][8]
+  float* loss_el = acc + 8 * n8;  // [n8][8], only with args.loss_elements
+  float* gout = loss_el + (args.loss_elements != nullptr ? 8 * n8 : 0);  // [n8][8]
   const v8 inv_t = set1(args.inv_temperature);
   const v8 dsig_scale = set1(args.inv_temperature / kGradShift);  // undoes the 2^-64 shift
 
