@@ -13,6 +13,7 @@ import sys
 
 # group name -> module that defines ``register(subparsers) -> None``
 COMMAND_GROUPS: dict[str, str] = {
+    "bench": "hacd_graph.distill.cli",
 }
 
 

@@ -34,6 +34,8 @@ These functions do not validate their inputs; call them through
 
 from __future__ import annotations
 
+import warnings
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -152,8 +154,11 @@ def ancestor_matrix(ancestors: Tensor, dtype: torch.dtype = torch.float32) -> Te
         torch.stack([rows[valid], index[valid]]),
         torch.ones(int(valid.sum()), dtype=dtype, device=index.device),
         (num_concepts, num_concepts),
+        check_invariants=False,
     ).coalesce()
-    return coo.to_sparse_csr()
+    with warnings.catch_warnings():  # "sparse CSR support is in beta": known, not actionable
+        warnings.simplefilter("ignore", UserWarning)
+        return coo.to_sparse_csr()
 
 
 def hdl_sparse(

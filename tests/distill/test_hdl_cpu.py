@@ -47,6 +47,8 @@ def test_cpu_matches_reference_reductions_weights_temperature(extension, dag_tab
 @pytest.mark.parametrize("reduction", ["batchmean", "none"])
 def test_cpu_tree_fast_path_matches_reference(extension, dag_table, reduction):
     tree = dag_table(1000, 10, max_parents=1, seed=4)
+    assert extension.table_is_tree(tree)
+    assert not extension.table_is_tree(dag_table(1000, 10, max_parents=3, seed=4))
     student, teacher = make_logits(9, 1000, seed=5)
     check_against_reference("cpu", student, teacher, tree, torch.rand(1000), 0.7, reduction)
 

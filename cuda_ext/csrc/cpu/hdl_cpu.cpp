@@ -13,6 +13,7 @@
 #include <ATen/ops/scalar_tensor.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstdint>
 #include <vector>
@@ -151,6 +152,19 @@ double hdl_row_scalar(const scalar_t* student, const scalar_t* teacher, scalar_t
   return total;
 }
 
+// Runs body(task, worker) for every task in [0, num_tasks) on `workers` threads that take
+// tasks one at a time from a shared counter. With a static split, a thread the OS preempts
+// (other jobs on a shared machine) holds back its whole share while the others wait at the
+// barrier; here it only delays the task it holds. `worker` indexes per-thread scratch.
+template <typename Body>
+void for_each_task(int64_t num_tasks, int64_t workers, const Body& body) {
+  std::atomic<int64_t> next{0};
+  at::parallel_for(0, workers, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t worker = begin; worker < end; ++worker)
+      for (int64_t task = next++; task < num_tasks; task = next++) body(task, worker);
+  });
+}
+
 int block_dtype(at::ScalarType dtype) {
   if (dtype == at::kHalf) return kHdlFloat16;
   if (dtype == at::kBFloat16) return kHdlBFloat16;
@@ -166,6 +180,12 @@ std::tuple<at::Tensor, at::Tensor> hdl_fused_cpu_impl(
     const c10::optional<at::Tensor>& grad_output, bool compute_loss, bool compute_grad,
     bool allow_vectorised);
 }  // namespace
+
+bool hdl_cpu_table_is_tree(const at::Tensor& ancestors) {
+  TORCH_CHECK(ancestors.dim() == 2 && ancestors.device().is_cpu() && ancestors.is_contiguous(),
+              "hdl_cpu_table_is_tree: a contiguous [N, K] CPU table");
+  return detect_tree(build_csr(ancestors), ancestors.size(0)).first.defined();
+}
 
 std::string hdl_cpu_isa() { return hdl_block_avx2_supported() ? "avx2" : "scalar"; }
 
@@ -198,13 +218,14 @@ std::tuple<at::Tensor, at::Tensor> hdl_fused_cpu_impl(
 
   if (vectorised) {
     const auto tree = detect_tree(csr, n);
-    const int64_t stride = hdl_block_work_floats(n) + 8;  // + 8: room to align to 32 bytes
-    auto work = at::empty({threads, stride}, at::kFloat);
+    const int64_t stride =  // + 8: room to align to 32 bytes
+        hdl_block_work_floats(n, loss_elements.defined(), grad_output.has_value()) + 8;
     const int elem = static_cast<int>(student.element_size());
-    at::parallel_for(0, num_tasks, 1, [&](int64_t begin, int64_t end) {
-      float* mine = work.data_ptr<float>() + at::get_thread_num() * stride;
-      mine = reinterpret_cast<float*>((reinterpret_cast<uintptr_t>(mine) + 31) & ~uintptr_t(31));
-      for (int64_t task = begin; task < end; ++task) {
+    const int64_t workers = std::min(threads, num_tasks);
+    auto work = at::empty({workers, stride}, at::kFloat);
+    for_each_task(num_tasks, workers, [&](int64_t task, int64_t worker) {
+        float* mine = work.data_ptr<float>() + worker * stride;
+        mine = reinterpret_cast<float*>((reinterpret_cast<uintptr_t>(mine) + 31) & ~uintptr_t(31));
         const int64_t row0 = task * kBlockRows;
         const int64_t offset = row0 * n;
         HdlBlockArgs args{};
@@ -226,15 +247,14 @@ std::tuple<at::Tensor, at::Tensor> hdl_fused_cpu_impl(
         args.grad_scale = static_cast<float>(grad_scale);
         args.work = mine;
         partial[task] = hdl_block_avx2(args);
-      }
     });
   } else {
     AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, dtype, "hdl_fused_cpu", [&] {
       using acc_t = at::opmath_type<scalar_t>;
-      auto work = at::empty({threads, 4 * n}, student.options().dtype(acc_dtype));
-      at::parallel_for(0, num_tasks, 1, [&](int64_t begin, int64_t end) {
-        acc_t* mine = work.data_ptr<acc_t>() + at::get_thread_num() * 4 * n;
-        for (int64_t row = begin; row < end; ++row) {
+      const int64_t workers = std::min(threads, num_tasks);
+      auto work = at::empty({workers, 4 * n}, student.options().dtype(acc_dtype));
+      for_each_task(num_tasks, workers, [&](int64_t row, int64_t worker) {
+          acc_t* mine = work.data_ptr<acc_t>() + worker * 4 * n;
           const int64_t offset = row * n;
           partial[row] = hdl_row_scalar<scalar_t, acc_t>(
               student.data_ptr<scalar_t>() + offset, teacher.data_ptr<scalar_t>() + offset,
@@ -245,7 +265,6 @@ std::tuple<at::Tensor, at::Tensor> hdl_fused_cpu_impl(
               static_cast<acc_t>(1.0 / temperature),
               static_cast<acc_t>(temperature * temperature), static_cast<acc_t>(grad_scale),
               mine);
-        }
       });
     });
   }

@@ -50,5 +50,9 @@ std::tuple<at::Tensor, at::Tensor> hdl_fused_cpu_scalar(
     const c10::optional<at::Tensor>& weights, double temperature, int64_t reduction,
     const c10::optional<at::Tensor>& grad_output, bool compute_loss, bool compute_grad);
 
+// True when the table is a forest (one parent per concept): the CPU kernel then uses the
+// parent recurrence instead of walking each row.
+bool hdl_cpu_table_is_tree(const at::Tensor& ancestors);
+
 // The instruction set the CPU kernel uses on this machine ("avx2" or "scalar").
 std::string hdl_cpu_isa();

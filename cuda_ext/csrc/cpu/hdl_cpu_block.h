@@ -40,8 +40,9 @@ struct HdlBlockArgs {
   float* work;              // scratch of hdl_block_work_floats(n) floats, 32-byte aligned
 };
 
-// Floats of scratch one call needs.
-int64_t hdl_block_work_floats(int64_t n);
+// Floats of scratch one call needs: 48 per concept (rounded up to 8 concepts), plus 8 for
+// the loss elements of reduction none and 8 for grad_output.
+int64_t hdl_block_work_floats(int64_t n, bool loss_elements, bool grad_output);
 
 // True when this CPU runs the AVX2 block kernel.
 bool hdl_block_avx2_supported();

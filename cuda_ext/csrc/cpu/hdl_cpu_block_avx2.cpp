@@ -24,9 +24,9 @@
 // NaN.
 #include "hdl_cpu_block.h"
 
-int64_t hdl_block_work_floats(int64_t n) {
-  const int64_t n8 = (n + 7) / 8 * 8;
-  return 48 * n8;  // st [n8][16], d [n8][8], acc [n8][8], loss [n8][8], grad_output [n8][8]
+int64_t hdl_block_work_floats(int64_t n, bool loss_elements, bool grad_output) {
+  const int64_t n8 = (n + 7) / 8 * 8;  // st, lst [n8][16]; d, acc [, loss] [, grad_output] [n8][8]
+  return (48 + (loss_elements ? 8 : 0) + (grad_output ? 8 : 0)) * n8;
 }
 
 #if defined(__x86_64__) || defined(_M_X64)
@@ -47,89 +47,119 @@ using v8 = __m256;
 
 inline v8 set1(float x) { return _mm256_set1_ps(x); }
 
+// The math functions work on U independent vectors in lockstep (each statement is a loop
+// over u that the compiler unrolls): consecutive concepts' dependency chains then
+// interleave, which is what keeps the FP pipes busy; one vector at a time is latency-bound.
+#define HDL_EACH(u) for (int u = 0; u < U; ++u)
+
 // exp(x) for x <= 0, and optionally expm1(x), sharing the range reduction
 // x = n ln2 + r, |r| <= ln2 / 2:  expm1(r) = r + r^2 P(r) (Taylor to r^7, rel. error < 2e-8),
 // exp(x) = 2^n (1 + expm1(r)), expm1(x) = expm1(r) if n == 0 else exp(x) - 1.
 // 2^n is applied as two normal factors so that results down to 2^-150 come out subnormal.
-inline v8 exp_nonpositive(v8 x, v8* expm1_out) {
-  x = _mm256_max_ps(set1(-104.0f), x);  // NaN-preserving: max returns its 2nd operand on NaN
-  const v8 n = _mm256_round_ps(_mm256_mul_ps(x, set1(1.44269504088896341f)),
-                               _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  v8 r = _mm256_fnmadd_ps(n, set1(0.693359375f), x);
-  r = _mm256_fnmadd_ps(n, set1(-2.12194440e-4f), r);
-  v8 p = set1(1.0f / 5040.0f);
-  p = _mm256_fmadd_ps(p, r, set1(1.0f / 720.0f));
-  p = _mm256_fmadd_ps(p, r, set1(1.0f / 120.0f));
-  p = _mm256_fmadd_ps(p, r, set1(1.0f / 24.0f));
-  p = _mm256_fmadd_ps(p, r, set1(1.0f / 6.0f));
-  p = _mm256_fmadd_ps(p, r, set1(0.5f));
-  const v8 em1r = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), r);
-  const __m256i ni = _mm256_cvtps_epi32(n);
-  const __m256i n1 = _mm256_srai_epi32(ni, 1);
-  const __m256i n2 = _mm256_sub_epi32(ni, n1);
-  const __m256i bias = _mm256_set1_epi32(127);
-  const v8 s1 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(n1, bias), 23));
-  const v8 s2 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(n2, bias), 23));
-  const v8 e = _mm256_mul_ps(_mm256_mul_ps(_mm256_add_ps(em1r, set1(1.0f)), s1), s2);
-  if (expm1_out != nullptr) {
-    const v8 n_is_zero = _mm256_cmp_ps(n, _mm256_setzero_ps(), _CMP_EQ_OQ);
-    *expm1_out = _mm256_blendv_ps(_mm256_sub_ps(e, set1(1.0f)), em1r, n_is_zero);
+template <int U>
+inline void exp_nonpositive(const v8* x_in, v8* e_out, v8* expm1_out) {
+  v8 x[U], n[U], r[U], p[U], em1r[U], s1[U], s2[U];
+  // NaN-preserving clamp: max returns its 2nd operand when one is NaN
+  HDL_EACH(u) x[u] = _mm256_max_ps(set1(-104.0f), x_in[u]);
+  HDL_EACH(u) n[u] = _mm256_round_ps(_mm256_mul_ps(x[u], set1(1.44269504088896341f)),
+                                     _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  HDL_EACH(u) r[u] = _mm256_fnmadd_ps(n[u], set1(0.693359375f), x[u]);
+  HDL_EACH(u) r[u] = _mm256_fnmadd_ps(n[u], set1(-2.12194440e-4f), r[u]);
+  HDL_EACH(u) p[u] = _mm256_fmadd_ps(set1(1.0f / 5040.0f), r[u], set1(1.0f / 720.0f));
+  HDL_EACH(u) p[u] = _mm256_fmadd_ps(p[u], r[u], set1(1.0f / 120.0f));
+  HDL_EACH(u) p[u] = _mm256_fmadd_ps(p[u], r[u], set1(1.0f / 24.0f));
+  HDL_EACH(u) p[u] = _mm256_fmadd_ps(p[u], r[u], set1(1.0f / 6.0f));
+  HDL_EACH(u) p[u] = _mm256_fmadd_ps(p[u], r[u], set1(0.5f));
+  HDL_EACH(u) em1r[u] = _mm256_fmadd_ps(p[u], _mm256_mul_ps(r[u], r[u]), r[u]);
+  HDL_EACH(u) {
+    const __m256i ni = _mm256_cvtps_epi32(n[u]);
+    const __m256i n1 = _mm256_srai_epi32(ni, 1);
+    const __m256i bias = _mm256_set1_epi32(127);
+    s1[u] = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(n1, bias), 23));
+    s2[u] = _mm256_castsi256_ps(
+        _mm256_slli_epi32(_mm256_add_epi32(_mm256_sub_epi32(ni, n1), bias), 23));
   }
-  return e;
+  HDL_EACH(u) e_out[u] = _mm256_mul_ps(_mm256_mul_ps(_mm256_add_ps(em1r[u], set1(1.0f)), s1[u]),
+                                       s2[u]);
+  if (expm1_out != nullptr) {
+    HDL_EACH(u) expm1_out[u] = _mm256_blendv_ps(
+        _mm256_sub_ps(e_out[u], set1(1.0f)), em1r[u],
+        _mm256_cmp_ps(n[u], _mm256_setzero_ps(), _CMP_EQ_OQ));
+  }
 }
 
 // log(x) for x >= 0 (Cephes logf): log(0) = -inf, NaN stays NaN, subnormals are rescaled.
-inline v8 log_nonnegative(v8 x) {
-  const v8 zero = _mm256_setzero_ps();
-  const v8 is_nan = _mm256_cmp_ps(x, x, _CMP_UNORD_Q);
-  const v8 is_zero = _mm256_cmp_ps(x, zero, _CMP_EQ_OQ);
-  const v8 subnormal = _mm256_cmp_ps(x, set1(1.17549435e-38f), _CMP_LT_OQ);
-  x = _mm256_blendv_ps(x, _mm256_mul_ps(x, set1(16777216.0f)), subnormal);  // * 2^24
-  const __m256i xi = _mm256_castps_si256(x);
-  v8 e = _mm256_cvtepi32_ps(_mm256_sub_epi32(_mm256_srli_epi32(xi, 23), _mm256_set1_epi32(126)));
-  e = _mm256_sub_ps(e, _mm256_and_ps(subnormal, set1(24.0f)));
-  v8 m = _mm256_castsi256_ps(_mm256_or_si256(_mm256_and_si256(xi, _mm256_set1_epi32(0x007FFFFF)),
-                                             _mm256_set1_epi32(0x3F000000)));  // [0.5, 1)
-  const v8 below = _mm256_cmp_ps(m, set1(0.707106781186547524f), _CMP_LT_OQ);
-  const v8 extra = _mm256_and_ps(m, below);
-  m = _mm256_sub_ps(m, set1(1.0f));
-  e = _mm256_sub_ps(e, _mm256_and_ps(set1(1.0f), below));
-  m = _mm256_add_ps(m, extra);  // m in [sqrt(1/2) - 1, sqrt(2) - 1)
-  const v8 z = _mm256_mul_ps(m, m);
-  v8 y = set1(7.0376836292e-2f);
-  y = _mm256_fmadd_ps(y, m, set1(-1.1514610310e-1f));
-  y = _mm256_fmadd_ps(y, m, set1(1.1676998740e-1f));
-  y = _mm256_fmadd_ps(y, m, set1(-1.2420140846e-1f));
-  y = _mm256_fmadd_ps(y, m, set1(1.4249322787e-1f));
-  y = _mm256_fmadd_ps(y, m, set1(-1.6668057665e-1f));
-  y = _mm256_fmadd_ps(y, m, set1(2.0000714765e-1f));
-  y = _mm256_fmadd_ps(y, m, set1(-2.4999993993e-1f));
-  y = _mm256_fmadd_ps(y, m, set1(3.3333331174e-1f));
-  y = _mm256_mul_ps(_mm256_mul_ps(y, m), z);
-  y = _mm256_fmadd_ps(e, set1(-2.12194440e-4f), y);
-  y = _mm256_fnmadd_ps(z, set1(0.5f), y);
-  v8 result = _mm256_add_ps(m, y);
-  result = _mm256_fmadd_ps(e, set1(0.693359375f), result);
-  result = _mm256_blendv_ps(result, set1(-__builtin_inff()), is_zero);
-  return _mm256_or_ps(result, is_nan);
+// kPlain: the caller promises x in [1, 2] (no zero, NaN or subnormal to handle).
+template <int U, bool kPlain = false>
+inline void log_nonnegative(const v8* x_in, v8* out) {
+  v8 x[U], special[U], e[U], m[U], z[U], y[U];
+  HDL_EACH(u) x[u] = x_in[u];
+  if (!kPlain) {
+    HDL_EACH(u) {
+      const v8 subnormal = _mm256_cmp_ps(x[u], set1(1.17549435e-38f), _CMP_LT_OQ);
+      special[u] = subnormal;
+      x[u] = _mm256_blendv_ps(x[u], _mm256_mul_ps(x[u], set1(16777216.0f)), subnormal);  // 2^24
+    }
+  }
+  HDL_EACH(u) {
+    const __m256i xi = _mm256_castps_si256(x[u]);
+    e[u] = _mm256_cvtepi32_ps(
+        _mm256_sub_epi32(_mm256_srli_epi32(xi, 23), _mm256_set1_epi32(126)));
+    m[u] = _mm256_castsi256_ps(_mm256_or_si256(
+        _mm256_and_si256(xi, _mm256_set1_epi32(0x007FFFFF)), _mm256_set1_epi32(0x3F000000)));
+  }
+  if (!kPlain) HDL_EACH(u) e[u] = _mm256_sub_ps(e[u], _mm256_and_ps(special[u], set1(24.0f)));
+  HDL_EACH(u) {  // m in [0.5, 1) -> [sqrt(1/2) - 1, sqrt(2) - 1)
+    const v8 below = _mm256_cmp_ps(m[u], set1(0.707106781186547524f), _CMP_LT_OQ);
+    const v8 extra = _mm256_and_ps(m[u], below);
+    e[u] = _mm256_sub_ps(e[u], _mm256_and_ps(set1(1.0f), below));
+    m[u] = _mm256_add_ps(_mm256_sub_ps(m[u], set1(1.0f)), extra);
+  }
+  HDL_EACH(u) z[u] = _mm256_mul_ps(m[u], m[u]);
+  HDL_EACH(u) y[u] = _mm256_fmadd_ps(set1(7.0376836292e-2f), m[u], set1(-1.1514610310e-1f));
+  HDL_EACH(u) y[u] = _mm256_fmadd_ps(y[u], m[u], set1(1.1676998740e-1f));
+  HDL_EACH(u) y[u] = _mm256_fmadd_ps(y[u], m[u], set1(-1.2420140846e-1f));
+  HDL_EACH(u) y[u] = _mm256_fmadd_ps(y[u], m[u], set1(1.4249322787e-1f));
+  HDL_EACH(u) y[u] = _mm256_fmadd_ps(y[u], m[u], set1(-1.6668057665e-1f));
+  HDL_EACH(u) y[u] = _mm256_fmadd_ps(y[u], m[u], set1(2.0000714765e-1f));
+  HDL_EACH(u) y[u] = _mm256_fmadd_ps(y[u], m[u], set1(-2.4999993993e-1f));
+  HDL_EACH(u) y[u] = _mm256_fmadd_ps(y[u], m[u], set1(3.3333331174e-1f));
+  HDL_EACH(u) y[u] = _mm256_mul_ps(_mm256_mul_ps(y[u], m[u]), z[u]);
+  HDL_EACH(u) y[u] = _mm256_fmadd_ps(e[u], set1(-2.12194440e-4f), y[u]);
+  HDL_EACH(u) y[u] = _mm256_fnmadd_ps(z[u], set1(0.5f), y[u]);
+  HDL_EACH(u) out[u] = _mm256_fmadd_ps(e[u], set1(0.693359375f), _mm256_add_ps(m[u], y[u]));
+  if (!kPlain) {
+    HDL_EACH(u) {
+      const v8 is_zero = _mm256_cmp_ps(x_in[u], _mm256_setzero_ps(), _CMP_EQ_OQ);
+      const v8 is_nan = _mm256_cmp_ps(x_in[u], x_in[u], _CMP_UNORD_Q);
+      out[u] = _mm256_or_ps(_mm256_blendv_ps(out[u], set1(-__builtin_inff()), is_zero), is_nan);
+    }
+  }
 }
 
-// log sigma(x) and sigma(-x) * scale, from one exp and one log:
+// log sigma(x) and optionally sigma(-x) * scale, from one exp and one log:
 // log sigma(x) = min(x, 0) - log1p(e), sigma(-x) = (x >= 0 ? e : 1) / (1 + e), e = exp(-|x|).
-inline v8 log_sigmoid(v8 x, v8 scale, v8* sigmoid_neg_scaled) {
-  const v8 abs_x = _mm256_andnot_ps(set1(-0.0f), x);
-  const v8 e = exp_nonpositive(_mm256_sub_ps(_mm256_setzero_ps(), abs_x), nullptr);
-  const v8 u = _mm256_add_ps(set1(1.0f), e);
-  // log1p(e) = log(u) + (e - (u - 1)) / u: the correction restores what rounding u lost.
-  const v8 correction = _mm256_mul_ps(_mm256_sub_ps(e, _mm256_sub_ps(u, set1(1.0f))),
-                                      _mm256_rcp_ps(u));
-  const v8 log1p_e = _mm256_add_ps(log_nonnegative(u), correction);
-  if (sigmoid_neg_scaled != nullptr) {
-    const v8 nonneg = _mm256_cmp_ps(x, _mm256_setzero_ps(), _CMP_GE_OQ);
-    const v8 numerator = _mm256_blendv_ps(set1(1.0f), e, nonneg);
-    *sigmoid_neg_scaled = _mm256_div_ps(_mm256_mul_ps(numerator, scale), u);
+template <int U>
+inline void log_sigmoid(const v8* x, v8 scale, v8* out, v8* sigmoid_neg_scaled) {
+  v8 e[U], u1[U], log_u[U];
+  HDL_EACH(u) e[u] = _mm256_sub_ps(_mm256_setzero_ps(), _mm256_andnot_ps(set1(-0.0f), x[u]));
+  exp_nonpositive<U>(e, e, nullptr);
+  HDL_EACH(u) u1[u] = _mm256_add_ps(set1(1.0f), e[u]);
+  log_nonnegative<U, true>(u1, log_u);  // 1 + e in [1, 2]
+  HDL_EACH(u) {
+    // log1p(e) = log(u) + (e - (u - 1)) / u: the correction restores what rounding u lost.
+    const v8 correction = _mm256_mul_ps(_mm256_sub_ps(e[u], _mm256_sub_ps(u1[u], set1(1.0f))),
+                                        _mm256_rcp_ps(u1[u]));
+    out[u] = _mm256_sub_ps(_mm256_min_ps(_mm256_setzero_ps(), x[u]),
+                           _mm256_add_ps(log_u[u], correction));
   }
-  return _mm256_sub_ps(_mm256_min_ps(_mm256_setzero_ps(), x), log1p_e);
+  if (sigmoid_neg_scaled != nullptr) {
+    HDL_EACH(u) {
+      const v8 nonneg = _mm256_cmp_ps(x[u], _mm256_setzero_ps(), _CMP_GE_OQ);
+      const v8 numerator = _mm256_blendv_ps(set1(1.0f), e[u], nonneg);
+      sigmoid_neg_scaled[u] = _mm256_div_ps(_mm256_mul_ps(numerator, scale), u1[u]);
+    }
+  }
 }
 
 inline void transpose8(v8 r[8]) {
@@ -229,32 +259,31 @@ inline void store_tile(void* base, int dtype, int64_t n, int rows, int64_t a0, v
   }
 }
 
-struct Marginal {
-  v8 loss;  // the loss element L
-  v8 dls;   // dL / dls
-};
-
-// L and dL/dls of one concept for the 8 rows, from the two log-marginals and T^2 w_c.
-inline Marginal binary_kl(v8 ls, v8 lt, v8 scale) {
-  v8 expm1_t, expm1_s;
-  const v8 p = exp_nonpositive(lt, &expm1_t);
-  const v8 q = exp_nonpositive(ls, &expm1_s);
-  const v8 zero = _mm256_setzero_ps();
-  const v8 one_minus_p = _mm256_sub_ps(zero, expm1_t);
-  const v8 one_minus_q = _mm256_sub_ps(zero, expm1_s);
-  // where 1 - p == 0 the (1 - p)(...) terms are 0 (x log x -> 0); NaN is not "saturated".
-  const v8 live = _mm256_cmp_ps(one_minus_p, zero, _CMP_NLE_UQ);
-  const v8 log_ratio = _mm256_sub_ps(log_nonnegative(one_minus_p), log_nonnegative(one_minus_q));
-  const v8 second = _mm256_and_ps(live, _mm256_mul_ps(one_minus_p, log_ratio));
-  const v8 first = _mm256_mul_ps(p, _mm256_sub_ps(lt, ls));
-  // dL/dls is kept scaled by 2^-64 (see kGradShift in hdl_cpu_block.h): q / (1 - q) would
-  // overflow float32 for |z / T| > ~88 although the gradient itself is small.
+// L and dL/dls of U concepts for the 8 rows, from the log-marginals and T^2 w_c.
+template <int U>
+inline void binary_kl(const v8* ls, const v8* lt, const v8* scale, v8* loss, v8* dls) {
+  v8 p[U], q[U], one_minus_p[U], one_minus_q[U], log_omp[U], log_omq[U];
+  exp_nonpositive<U>(lt, p, one_minus_p);
+  exp_nonpositive<U>(ls, q, one_minus_q);
+  HDL_EACH(u) one_minus_p[u] = _mm256_sub_ps(_mm256_setzero_ps(), one_minus_p[u]);
+  HDL_EACH(u) one_minus_q[u] = _mm256_sub_ps(_mm256_setzero_ps(), one_minus_q[u]);
+  log_nonnegative<U>(one_minus_p, log_omp);
+  log_nonnegative<U>(one_minus_q, log_omq);
   const v8 shift = set1(kGradShift);
-  const v8 odds = _mm256_div_ps(_mm256_mul_ps(one_minus_p, _mm256_mul_ps(q, shift)), one_minus_q);
-  Marginal out;
-  out.loss = _mm256_mul_ps(scale, _mm256_add_ps(first, second));
-  out.dls = _mm256_mul_ps(scale, _mm256_sub_ps(_mm256_and_ps(live, odds), _mm256_mul_ps(p, shift)));
-  return out;
+  HDL_EACH(u) {
+    // where 1 - p == 0 the (1 - p)(...) terms are 0 (x log x -> 0); NaN is not "saturated".
+    const v8 live = _mm256_cmp_ps(one_minus_p[u], _mm256_setzero_ps(), _CMP_NLE_UQ);
+    const v8 second = _mm256_and_ps(
+        live, _mm256_mul_ps(one_minus_p[u], _mm256_sub_ps(log_omp[u], log_omq[u])));
+    const v8 first = _mm256_mul_ps(p[u], _mm256_sub_ps(lt[u], ls[u]));
+    loss[u] = _mm256_mul_ps(scale[u], _mm256_add_ps(first, second));
+    // dL/dls is kept scaled by 2^-64 (kGradShift, hdl_cpu_block.h): q / (1 - q) would
+    // overflow float32 for |z / T| > ~88 although the gradient itself is small.
+    const v8 odds = _mm256_div_ps(_mm256_mul_ps(one_minus_p[u], _mm256_mul_ps(q[u], shift)),
+                                  one_minus_q[u]);
+    dls[u] = _mm256_mul_ps(scale[u], _mm256_sub_ps(_mm256_and_ps(live, odds),
+                                                   _mm256_mul_ps(p[u], shift)));
+  }
 }
 
 }  // namespace
@@ -264,11 +293,12 @@ double hdl_block_avx2(const HdlBlockArgs& args) {
   const int64_t n8 = (n + 7) / 8 * 8;
   const int rows = args.rows;
   const bool want_grad = args.grad != nullptr;
-  float* st = args.work;          // [n8][16]: s (lanes 0-7) then t (lanes 8-15) per concept
-  float* dsig = st + 16 * n8;     // [n8][8]: sigma(-z / T) / T * 2^64
+  float* st = args.work;          // [n8][16]: s (lanes 0-7) then t (lanes 8-15); later g
+  float* lst = st + 16 * n8;      // [n8][16]: ls then lt (DAG tables)
+  float* dsig = lst + 16 * n8;    // [n8][8]: sigma(-z / T) / T * 2^64
   float* acc = dsig + 8 * n8;     // [n8][8]: dL/dls * 2^-64 summed over descendants
-  float* loss_el = acc + 8 * n8;  // [n8][8]
-  float* gout = loss_el + 8 * n8; // [n8][8]
+  float* loss_el = acc + 8 * n8;  // [n8][8], only with args.loss_elements
+  float* gout = loss_el + (args.loss_elements != nullptr ? 8 * n8 : 0);  // [n8][8]
   const v8 inv_t = set1(args.inv_temperature);
   const v8 dsig_scale = set1(args.inv_temperature / kGradShift);  // undoes the 2^-64 shift
 
@@ -278,20 +308,29 @@ double hdl_block_avx2(const HdlBlockArgs& args) {
     load_tile(args.student, args.dtype, n, rows, a0, zs);
     load_tile(args.teacher, args.dtype, n, rows, a0, zt);
     if (args.grad_output != nullptr) load_tile(args.grad_output, kHdlFloat32, n, rows, a0, go);
-    for (int j = 0; j < 8; ++j) {
-      const int64_t a = a0 + j;
-      v8 d;
-      _mm256_store_ps(st + 16 * a, log_sigmoid(_mm256_mul_ps(zs[j], inv_t), dsig_scale, &d));
-      _mm256_store_ps(st + 16 * a + 8, log_sigmoid(_mm256_mul_ps(zt[j], inv_t), inv_t, nullptr));
-      _mm256_store_ps(dsig + 8 * a, d);
-      _mm256_store_ps(acc + 8 * a, _mm256_setzero_ps());
-      if (args.grad_output != nullptr) _mm256_store_ps(gout + 8 * a, go[j]);
+    for (int j = 0; j < 8; j += 2) {
+      v8 x[2], y[2], s_out[2], t_out[2], d[2];
+      for (int u = 0; u < 2; ++u) {
+        x[u] = _mm256_mul_ps(zs[j + u], inv_t);
+        y[u] = _mm256_mul_ps(zt[j + u], inv_t);
+      }
+      log_sigmoid<2>(x, dsig_scale, s_out, d);
+      log_sigmoid<2>(y, dsig_scale, t_out, nullptr);
+      for (int u = 0; u < 2; ++u) {
+        const int64_t a = a0 + j + u;
+        _mm256_store_ps(st + 16 * a, s_out[u]);
+        _mm256_store_ps(st + 16 * a + 8, t_out[u]);
+        _mm256_store_ps(dsig + 8 * a, d[u]);
+        _mm256_store_ps(acc + 8 * a, _mm256_setzero_ps());
+        if (args.grad_output != nullptr) _mm256_store_ps(gout + 8 * a, go[j + u]);
+      }
     }
   }
 
-  // 2. log-marginals, loss, dL/dls, and the sum over descendants.
+  // 2. log-marginals, loss, dL/dls, and the sum over descendants, as three loops so that
+  // the math of consecutive concepts overlaps (one fused loop is latency-bound).
   const bool tree = args.tree_parent != nullptr;
-  if (tree) {  // ls[c] = s[c] + ls[parent], parents first
+  if (tree) {  // 2a (tree). ls[c] = s[c] + ls[parent], parents first, in place
     for (int64_t i = 0; i < n; ++i) {
       const int32_t c = args.tree_order[i], parent = args.tree_parent[c];
       if (parent < 0) continue;
@@ -300,58 +339,81 @@ double hdl_block_avx2(const HdlBlockArgs& args) {
       _mm256_store_ps(dst, _mm256_add_ps(_mm256_load_ps(dst), _mm256_load_ps(src)));
       _mm256_store_ps(dst + 8, _mm256_add_ps(_mm256_load_ps(dst + 8), _mm256_load_ps(src + 8)));
     }
+  } else {  // 2a (DAG). ls[c] = sum of s over A[c]: one vector load per ancestor index
+    for (int64_t c = 0; c < n; ++c) {
+      v8 ls0 = _mm256_setzero_ps(), lt0 = _mm256_setzero_ps();
+      v8 ls1 = _mm256_setzero_ps(), lt1 = _mm256_setzero_ps();
+      const int32_t* k = args.col + args.row_ptr[c];
+      const int32_t* end = args.col + args.row_ptr[c + 1];
+      for (; k + 1 < end; k += 2) {  // two chains of adds: half the latency
+        const float* src0 = st + 16 * static_cast<int64_t>(k[0]);
+        const float* src1 = st + 16 * static_cast<int64_t>(k[1]);
+        ls0 = _mm256_add_ps(ls0, _mm256_load_ps(src0));
+        lt0 = _mm256_add_ps(lt0, _mm256_load_ps(src0 + 8));
+        ls1 = _mm256_add_ps(ls1, _mm256_load_ps(src1));
+        lt1 = _mm256_add_ps(lt1, _mm256_load_ps(src1 + 8));
+      }
+      if (k < end) {
+        const float* src0 = st + 16 * static_cast<int64_t>(k[0]);
+        ls0 = _mm256_add_ps(ls0, _mm256_load_ps(src0));
+        lt0 = _mm256_add_ps(lt0, _mm256_load_ps(src0 + 8));
+      }
+      _mm256_store_ps(lst + 16 * c, _mm256_add_ps(ls0, ls1));
+      _mm256_store_ps(lst + 16 * c + 8, _mm256_add_ps(lt0, lt1));
+    }
   }
+  // 2b. loss and g = dL/dls per concept (g overwrites s, t: no longer needed).
+  const float* marginals = tree ? st : lst;
   const bool sum_loss = args.loss_elements == nullptr;
   const v8 t2 = set1(args.loss_scale);
+  const v8 grad_scale = set1(args.grad_scale);
   __m256d total_lo = _mm256_setzero_pd(), total_hi = _mm256_setzero_pd();
-  v8 partial = _mm256_setzero_ps();
-  for (int64_t c = 0; c < n; ++c) {
-    v8 ls, lt;
-    const int32_t* begin = args.col + args.row_ptr[c];
-    const int32_t* end = args.col + args.row_ptr[c + 1];
-    if (tree) {
-      ls = _mm256_load_ps(st + 16 * c);
-      lt = _mm256_load_ps(st + 16 * c + 8);
-    } else {
-      ls = _mm256_setzero_ps();
-      lt = _mm256_setzero_ps();
-      for (const int32_t* k = begin; k < end; ++k) {
-        const float* src = st + 16 * static_cast<int64_t>(*k);
-        ls = _mm256_add_ps(ls, _mm256_load_ps(src));
-        lt = _mm256_add_ps(lt, _mm256_load_ps(src + 8));
+  for (int64_t c0 = 0; c0 < n; c0 += 64) {
+    v8 partial = _mm256_setzero_ps();  // flushed to double every 64 concepts
+    const int64_t c_end = c0 + 64 < n ? c0 + 64 : n;
+    for (int64_t c = c0; c < c_end; c += 2) {  // two concepts in lockstep (n8 is even)
+      v8 ls[2], lt[2], scale[2], loss[2], dls[2];
+      for (int u = 0; u < 2; ++u) {
+        ls[u] = _mm256_load_ps(marginals + 16 * (c + u));
+        lt[u] = _mm256_load_ps(marginals + 16 * (c + u) + 8);
+        const bool real = c + u < n;
+        scale[u] = args.weights == nullptr || !real ? t2
+                                                    : _mm256_mul_ps(t2, set1(args.weights[c + u]));
+      }
+      binary_kl<2>(ls, lt, scale, loss, dls);
+      for (int u = 0; u < 2 && c + u < n; ++u) {
+        if (sum_loss) {
+          partial = _mm256_add_ps(partial, loss[u]);  // lanes past `rows` dropped at the end
+        } else {
+          _mm256_store_ps(loss_el + 8 * (c + u), loss[u]);
+        }
+        if (!want_grad) continue;
+        v8 g = _mm256_mul_ps(dls[u], grad_scale);
+        if (args.grad_output != nullptr) g = _mm256_mul_ps(g, _mm256_load_ps(gout + 8 * (c + u)));
+        _mm256_store_ps(st + 16 * (c + u), g);
       }
     }
-    const v8 scale = args.weights == nullptr ? t2 : _mm256_mul_ps(t2, set1(args.weights[c]));
-    const Marginal m = binary_kl(ls, lt, scale);
-    if (!sum_loss) {
-      _mm256_store_ps(loss_el + 8 * c, m.loss);
-    } else {
-      partial = _mm256_add_ps(partial, m.loss);  // lanes past `rows` are dropped at the end
-      if ((c & 63) == 63 || c == n - 1) {  // flush to double every 64 concepts
-        total_lo = _mm256_add_pd(total_lo, _mm256_cvtps_pd(_mm256_castps256_ps128(partial)));
-        total_hi = _mm256_add_pd(total_hi, _mm256_cvtps_pd(_mm256_extractf128_ps(partial, 1)));
-        partial = _mm256_setzero_ps();
-      }
-    }
-    if (!want_grad) continue;
-    v8 g = _mm256_mul_ps(m.dls, set1(args.grad_scale));
-    if (args.grad_output != nullptr) g = _mm256_mul_ps(g, _mm256_load_ps(gout + 8 * c));
-    if (tree) {
-      _mm256_store_ps(acc + 8 * c, g);
-    } else {
-      for (const int32_t* k = begin; k < end; ++k) {
-        float* dst = acc + 8 * static_cast<int64_t>(*k);
-        _mm256_store_ps(dst, _mm256_add_ps(_mm256_load_ps(dst), g));
-      }
-    }
+    total_lo = _mm256_add_pd(total_lo, _mm256_cvtps_pd(_mm256_castps256_ps128(partial)));
+    total_hi = _mm256_add_pd(total_hi, _mm256_cvtps_pd(_mm256_extractf128_ps(partial, 1)));
   }
-  if (want_grad && tree) {  // acc[parent] += acc[c], children first
+  // 2c. acc[a] = sum of g over the concepts whose rows hold a (descendants and a itself).
+  if (want_grad && tree) {  // children before parents: acc[c] is complete when c is reached
     for (int64_t i = n - 1; i >= 0; --i) {
       const int32_t c = args.tree_order[i], parent = args.tree_parent[c];
+      float* mine = acc + 8 * static_cast<int64_t>(c);
+      const v8 total = _mm256_add_ps(_mm256_load_ps(mine), _mm256_load_ps(st + 16 * static_cast<int64_t>(c)));
+      _mm256_store_ps(mine, total);
       if (parent < 0) continue;
       float* dst = acc + 8 * static_cast<int64_t>(parent);
-      _mm256_store_ps(dst, _mm256_add_ps(_mm256_load_ps(dst),
-                                         _mm256_load_ps(acc + 8 * static_cast<int64_t>(c))));
+      _mm256_store_ps(dst, _mm256_add_ps(_mm256_load_ps(dst), total));
+    }
+  } else if (want_grad) {  // one load-add-store per ancestor index
+    for (int64_t c = 0; c < n; ++c) {
+      const v8 g = _mm256_load_ps(st + 16 * c);
+      for (int32_t i = args.row_ptr[c]; i < args.row_ptr[c + 1]; ++i) {
+        float* dst = acc + 8 * static_cast<int64_t>(args.col[i]);
+        _mm256_store_ps(dst, _mm256_add_ps(_mm256_load_ps(dst), g));
+      }
     }
   }
 
@@ -376,6 +438,7 @@ double hdl_block_avx2(const HdlBlockArgs& args) {
   return total;
 }
 
+#undef HDL_EACH
 #pragma GCC pop_options
 
 #else  // not x86-64: only the scalar kernel exists
