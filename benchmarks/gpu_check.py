@@ -249,7 +249,9 @@ class CudaBuild(threading.Thread):
         try:
             from hacd_graph.distill import hdl_cuda
 
-            self.module = hdl_cuda.build()
+            # load_extension() remembers the module, so the backend reuses this build
+            self.module, reason = hdl_cuda.load_extension()
+            self.error = None if reason is None else reason[-4000:]
         except Exception as error:
             self.error = f"{type(error).__name__}: {error}"[-4000:]
         self.seconds = round(time.perf_counter() - begin, 1)

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from hacd_graph.distill import hdl_triton
 from hacd_graph.distill.hdl_triton import build_descendant_plan, descendant_plan
 from tests.distill.conftest import DTYPES, check_against_reference, make_logits
 
@@ -39,6 +40,41 @@ def test_triton_kernel_matches_reference_in_interpreter():
 @pytest.mark.triton
 def test_triton_kernel_matches_reference_in_interpreter_large():
     _run_cases_in_interpreter("slow")
+
+
+_TRITON_TYPES = {torch.float32: "fp32", torch.float16: "fp16", torch.bfloat16: "bf16"}
+
+
+@pytest.mark.triton
+@pytest.mark.parametrize("dtype,loss_mode,grad_out,config", [
+    (torch.float32, hdl_triton.LOSS_PER_ROW, False, hdl_triton.DEFAULT_CONFIG),
+    (torch.bfloat16, hdl_triton.LOSS_SKIP, True,
+     hdl_triton.TritonLaunchConfig(rows=1, block_c=1024, block_e=1024, num_warps=8)),
+])
+def test_triton_kernel_compiles_for_hopper(dtype, loss_mode, grad_out, config):
+    """The kernel goes through Triton's whole GPU pipeline to an sm_90 cubin (no GPU needed)."""
+    from triton.backends.compiler import GPUTarget
+    from triton.compiler import ASTSource, compile
+
+    kernel = hdl_triton._hdl_rows_kernel
+    if not hasattr(kernel, "warmup"):  # an InterpretedFunction: TRITON_INTERPRET=1 is set
+        pytest.skip("the kernel was imported for Triton's interpreter")
+    element = _TRITON_TYPES[dtype]
+    signature = {
+        "student_ptr": f"*{element}", "teacher_ptr": f"*{element}", "table_ptr": "*i32",
+        "weights_ptr": "*fp32", "grad_out_ptr": "*fp32", "loss_ptr": "*fp32",
+        "grad_ptr": f"*{element}", "work_ptr": "*fp32", "desc_c_ptr": "*i32",
+        "desc_a_ptr": "*i32", "desc_start_ptr": "*i8", "B": "i32", "N": "i32", "K": "i32",
+        "nnz": "i32", "inv_t": "fp32", "t_sq": "fp32", "grad_scale": "fp32",
+    }
+    constants = {"HAS_WEIGHTS": True, "HAS_GRAD_OUT": grad_out, "LOSS_MODE": loss_mode,
+                 "COMPUTE_GRAD": True, "ROWS": config.rows, "BLOCK_C": config.block_c,
+                 "BLOCK_E": config.block_e}
+    signature.update(dict.fromkeys(constants, "constexpr"))
+    compiled = compile(ASTSource(kernel, signature, constants), target=GPUTarget("cuda", 90, 32),
+                       options={"num_warps": config.num_warps})
+    assert ".target sm_90" in compiled.asm["ptx"] and len(compiled.asm["cubin"]) > 0
+    assert "atom." not in compiled.asm["ptx"]  # the descendant sums need no atomics
 
 
 def test_descendant_plan_inverts_the_table(dag_table):
