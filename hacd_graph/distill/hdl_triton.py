@@ -332,7 +332,7 @@ def descendant_plan(ancestors: Tensor) -> DescendantPlan:
 
 @dataclass(frozen=True)
 class TritonLaunchConfig:
-    """Tuning knobs of the row kernel (the defaults suit an H100; benchmarks may sweep).
+    """Tuning knobs of the row kernel (``benchmarks/gpu_check.py`` sweeps them on a GPU).
 
     Attributes:
         rows: rows a program processes together (each index load serves them all).
@@ -342,11 +342,11 @@ class TritonLaunchConfig:
         programs_per_sm: persistent programs per streaming multiprocessor on a GPU.
     """
 
-    rows: int = 4
-    block_c: int = 256
+    rows: int = 2
+    block_c: int = 512
     block_e: int = 512
-    num_warps: int = 4
-    programs_per_sm: int = 4
+    num_warps: int = 8
+    programs_per_sm: int = 2
 
 
 DEFAULT_CONFIG = TritonLaunchConfig()
