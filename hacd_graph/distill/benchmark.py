@@ -61,6 +61,7 @@ class HDLBenchConfig:
     warmup: int = 1
     compile_cases: str = "headline"  # "all", "headline" or "none"
     eager_limit_gb: float = 3.0  # skip torch/compile where the [B, N, K] gather is larger
+    measure_memory: bool = True  # on CPU this tunes malloc (mallopt) for the whole process
     out_dir: Path = field(default_factory=lambda: Path("outputs") / "bench_hdl")
     seed: int = 0
 
@@ -371,16 +372,21 @@ def plot(rows: list[BenchRow], path: Path) -> None:
     lookup = {(r.batch, r.concepts, r.width, r.backend): r for r in rows}
     figure, axes = plt.subplots(2, 1, figsize=(max(6.0, 1.1 * len(cases) + 3), 7), sharex=True)
     width = 0.8 / max(len(backends), 1)
-    for i, name in enumerate(backends):
-        for axis, attribute in zip(axes, ("full_ms", "peak_mib"), strict=True):
-            values = [getattr(lookup[(*case, name)], attribute) or float("nan") for case in cases]
+    for axis, attribute in zip(axes, ("full_ms", "peak_mib"), strict=True):
+        measured = False
+        for i, name in enumerate(backends):
+            values = [getattr(lookup[(*case, name)], attribute) for case in cases]
+            measured |= any(v is not None and v > 0 for v in values)
             axis.bar([c + (i - len(backends) / 2 + 0.5) * width for c in range(len(cases))],
-                     values, width, label=name)
+                     [v if v is not None and v > 0 else float("nan") for v in values], width,
+                     label=name)
+        if measured:
+            axis.set_yscale("log")
+        else:
+            axis.text(0.5, 0.5, "not measured", ha="center", transform=axis.transAxes)
+        axis.grid(axis="y", alpha=0.3)
     axes[0].set_ylabel("forward + backward (ms)")
     axes[1].set_ylabel("peak extra memory (MiB)")
-    for axis in axes:
-        axis.set_yscale("log")
-        axis.grid(axis="y", alpha=0.3)
     axes[1].set_xticks(range(len(cases)), [f"{b}x{n}\nK={k}" for b, n, k in cases], fontsize=8)
     axes[0].legend(ncol=min(len(backends), 6), fontsize=8)
     axes[0].set_title("Hierarchical distillation loss (B x N, K): lower is better")
@@ -394,12 +400,13 @@ def run_benchmark(config: HDLBenchConfig, progress: bool = True) -> tuple[list[B
     from tqdm import tqdm
 
     device = torch.device(config.device)
-    cpu_memory_ok = device.type == "cuda" or _prepare_cpu_memory_accounting()
+    cpu_memory_ok = config.measure_memory and (
+        device.type == "cuda" or _prepare_cpu_memory_accounting())
     cases = [(b, n, k) for n in config.concept_counts for k in config.widths
              for b in config.batch_sizes]
     meta = {"machine": machine_info(device), "config": asdict(config),
             "memory_accounting": "cuda max_memory_allocated" if device.type == "cuda" else
-            ("RSS high-water mark (mmap threshold 64 KiB)" if cpu_memory_ok else "n/a")}
+            ("RSS high-water mark (mmap threshold 64 KiB)" if cpu_memory_ok else "not measured")}
     bandwidth = copy_bandwidth_gbs(device)
     rows: list[BenchRow] = []
     compiled: dict[str, Callable] = {}

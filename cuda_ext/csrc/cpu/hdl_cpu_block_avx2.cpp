@@ -37,8 +37,12 @@ bool hdl_block_avx2_supported() {
          __builtin_cpu_supports("f16c");
 }
 
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((target("avx2,fma,f16c"))), apply_to = function)
+#else
 #pragma GCC push_options
 #pragma GCC target("avx2,fma,f16c")
+#endif
 #include <immintrin.h>
 
 namespace {
@@ -439,7 +443,11 @@ double hdl_block_avx2(const HdlBlockArgs& args) {
 }
 
 #undef HDL_EACH
+#if defined(__clang__)
+#pragma clang attribute pop
+#else
 #pragma GCC pop_options
+#endif
 
 #else  // not x86-64: only the scalar kernel exists
 
