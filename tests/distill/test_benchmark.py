@@ -30,6 +30,7 @@ def test_run_case_checks_times_and_compares(tmp_path):
         assert row.full_ms > 0 and row.forward_ms > 0 and row.backward_ms >= 0
         assert row.loss_error < 1e-5 and row.grad_error < 1e-4
         assert row.speedup_vs_eager is not None and row.speedup_vs_best_pure is not None
+    assert by_name["cpu"].flat_table_ms > 0 and by_name["sparse"].flat_table_ms is None
     assert by_name["cuda"].full_ms is None and "cuda" in by_name["cuda"].note
     table = format_table(rows)
     assert all(name in table for name in ("torch", "sparse", "cpu", "cuda"))
@@ -76,7 +77,7 @@ def test_cli_runs_and_writes_files(tmp_path):
         capture_output=True, text=True, timeout=300,
     )
     assert out.returncode == 0, out.stderr[-2000:]
-    assert "bandwidth floor" in out.stdout and "machine:" in out.stdout
+    assert "floors B=8" in out.stdout and "machine:" in out.stdout
     for name in ("hdl_bench.csv", "hdl_bench.json", "hdl_bench.png"):
         assert (tmp_path / name).stat().st_size > 0
     saved = json.loads((tmp_path / "hdl_bench.json").read_text())
