@@ -365,6 +365,10 @@ double hdl_block_avx2(const HdlBlockArgs& args) {
       _mm256_store_ps(lst + 16 * c, _mm256_add_ps(ls0, ls1));
       _mm256_store_ps(lst + 16 * c + 8, _mm256_add_ps(lt0, lt1));
     }
+    for (int64_t c = n; c < n8; ++c) {  // 2b reads concepts in pairs: define the padding
+      _mm256_store_ps(lst + 16 * c, _mm256_setzero_ps());
+      _mm256_store_ps(lst + 16 * c + 8, _mm256_setzero_ps());
+    }
   }
   // 2b. loss and g = dL/dls per concept (g overwrites s, t: no longer needed).
   const float* marginals = tree ? st : lst;
