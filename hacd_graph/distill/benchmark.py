@@ -61,6 +61,7 @@ class HDLBenchConfig:
     warmup: int = 1
     compile_cases: str = "headline"  # "all", "headline" or "none"
     eager_limit_gb: float = 3.0  # skip torch/compile where the [B, N, K] gather is larger
+    measure_memory: bool = True  # on CPU this tunes malloc (mallopt) for the whole process
     out_dir: Path = field(default_factory=lambda: Path("outputs") / "bench_hdl")
     seed: int = 0
 
@@ -82,6 +83,7 @@ class BenchRow:
     memory_ratio_vs_eager: float | None = None
     loss_error: float | None = None
     grad_error: float | None = None
+    flat_table_ms: float | None = None  # fused backends: forward+backward with K = 1
     note: str = ""
 
 
@@ -232,22 +234,15 @@ def run_case(config: HDLBenchConfig, case: tuple[int, int, int], cpu_memory_ok: 
         results[name] = (loss.detach(), leaf.grad.detach().clone())
         for _ in range(config.warmup):
             full_pass()
-        forward, backward = [], []
-        for _ in range(config.repeats):
-            leaf.grad = None
-            _sync(device)
-            start = time.perf_counter()
-            loss = function(leaf, teacher, *args)
-            _sync(device)
-            middle = time.perf_counter()
-            loss.backward()
-            _sync(device)
-            forward.append(middle - start)
-            backward.append(time.perf_counter() - middle)
-            del loss
+        forward, backward = _time_passes(function, leaf, teacher, args, config.repeats, device)
         row.forward_ms = 1e3 * statistics.median(forward)
         row.backward_ms = 1e3 * statistics.median(backward)
         row.full_ms = 1e3 * statistics.median(f + b for f, b in zip(forward, backward, strict=True))
+        if name not in PURE_TORCH:  # the math alone: a flat table walks no ancestors
+            flat = (torch.arange(concepts, device=device).unsqueeze(1), *args[1:])
+            forward, backward = _time_passes(function, leaf, teacher, flat, config.repeats, device)
+            row.flat_table_ms = 1e3 * statistics.median(
+                f + b for f, b in zip(forward, backward, strict=True))
         leaf.grad = None
         peak = peak_extra_bytes(lambda f=full_pass: f() and None, device, cpu_memory_ok)
         row.peak_mib = None if peak is None else peak / 2**20
@@ -260,6 +255,25 @@ def run_case(config: HDLBenchConfig, case: tuple[int, int, int], cpu_memory_ok: 
             row.grad_error = _relative_error(grad, results[reference][1])
     _add_ratios(rows)
     return rows
+
+
+def _time_passes(function: Callable[..., Tensor], leaf: Tensor, teacher: Tensor, args: tuple,
+                 repeats: int, device: torch.device) -> tuple[list[float], list[float]]:
+    """Seconds of ``repeats`` forward and backward passes."""
+    forward, backward = [], []
+    for _ in range(repeats):
+        leaf.grad = None
+        _sync(device)
+        start = time.perf_counter()
+        loss = function(leaf, teacher, *args)
+        _sync(device)
+        middle = time.perf_counter()
+        loss.backward()
+        _sync(device)
+        forward.append(middle - start)
+        backward.append(time.perf_counter() - middle)
+        del loss
+    return forward, backward
 
 
 def _add_ratios(rows: list[BenchRow]) -> None:
@@ -281,13 +295,14 @@ def _add_ratios(rows: list[BenchRow]) -> None:
 # ---------------------------------------------------------------- floors, report, files
 def floors(case: tuple[int, int, int], dtype: torch.dtype, bandwidth_gbs: float,
            rows: list[BenchRow]) -> dict[str, Any]:
-    """The memory-bandwidth floor of a case and the fused backends' distance from it.
+    """The memory-bandwidth and arithmetic floors of a case, and the fused backends' distance.
 
-    Bytes: read the student and teacher logits once and write the gradient once. The
-    arithmetic side is stated as work: 8 vectorised transcendental evaluations (exp/expm1,
-    log, log1p) and 3 divisions per (row, concept), plus N * K_eff gathers and scatters per
-    row; ``flat_table_ms`` (the fused kernel on a K = 1 table, where no ancestors are walked)
-    is the measured cost of that math alone, when available.
+    Bandwidth floor: read the student and teacher logits once and write the gradient once,
+    at the measured copy bandwidth. Arithmetic floor: the work that does not depend on the
+    table, 8 transcendental evaluations (exp/expm1 and log/log1p, two per logit and four per
+    marginal) and 3 divisions per (row, concept); measured as the same fused backend on a
+    K = 1 table (``flat_table_ms``), where no ancestors are walked. What a fused backend
+    spends above it is the N * K_eff gathers and scatters of the table walk.
     """
     batch, concepts, _ = case
     element = torch.tensor([], dtype=dtype).element_size()
@@ -298,6 +313,9 @@ def floors(case: tuple[int, int, int], dtype: torch.dtype, bandwidth_gbs: float,
     for row in rows:
         if row.backend not in PURE_TORCH and row.full_ms is not None:
             out[f"{row.backend}_x_bandwidth_floor"] = row.full_ms / out["bandwidth_floor_ms"]
+            if row.flat_table_ms:
+                out[f"{row.backend}_math_floor_ms"] = row.flat_table_ms
+                out[f"{row.backend}_x_math_floor"] = row.full_ms / row.flat_table_ms
     return out
 
 
@@ -371,16 +389,21 @@ def plot(rows: list[BenchRow], path: Path) -> None:
     lookup = {(r.batch, r.concepts, r.width, r.backend): r for r in rows}
     figure, axes = plt.subplots(2, 1, figsize=(max(6.0, 1.1 * len(cases) + 3), 7), sharex=True)
     width = 0.8 / max(len(backends), 1)
-    for i, name in enumerate(backends):
-        for axis, attribute in zip(axes, ("full_ms", "peak_mib"), strict=True):
-            values = [getattr(lookup[(*case, name)], attribute) or float("nan") for case in cases]
+    for axis, attribute in zip(axes, ("full_ms", "peak_mib"), strict=True):
+        measured = False
+        for i, name in enumerate(backends):
+            values = [getattr(lookup[(*case, name)], attribute) for case in cases]
+            measured |= any(v is not None and v > 0 for v in values)
             axis.bar([c + (i - len(backends) / 2 + 0.5) * width for c in range(len(cases))],
-                     values, width, label=name)
+                     [v if v is not None and v > 0 else float("nan") for v in values], width,
+                     label=name)
+        if measured:
+            axis.set_yscale("log")
+        else:
+            axis.text(0.5, 0.5, "not measured", ha="center", transform=axis.transAxes)
+        axis.grid(axis="y", alpha=0.3)
     axes[0].set_ylabel("forward + backward (ms)")
     axes[1].set_ylabel("peak extra memory (MiB)")
-    for axis in axes:
-        axis.set_yscale("log")
-        axis.grid(axis="y", alpha=0.3)
     axes[1].set_xticks(range(len(cases)), [f"{b}x{n}\nK={k}" for b, n, k in cases], fontsize=8)
     axes[0].legend(ncol=min(len(backends), 6), fontsize=8)
     axes[0].set_title("Hierarchical distillation loss (B x N, K): lower is better")
@@ -394,12 +417,13 @@ def run_benchmark(config: HDLBenchConfig, progress: bool = True) -> tuple[list[B
     from tqdm import tqdm
 
     device = torch.device(config.device)
-    cpu_memory_ok = device.type == "cuda" or _prepare_cpu_memory_accounting()
+    cpu_memory_ok = config.measure_memory and (
+        device.type == "cuda" or _prepare_cpu_memory_accounting())
     cases = [(b, n, k) for n in config.concept_counts for k in config.widths
              for b in config.batch_sizes]
     meta = {"machine": machine_info(device), "config": asdict(config),
             "memory_accounting": "cuda max_memory_allocated" if device.type == "cuda" else
-            ("RSS high-water mark (mmap threshold 64 KiB)" if cpu_memory_ok else "n/a")}
+            ("RSS high-water mark (mmap threshold 64 KiB)" if cpu_memory_ok else "not measured")}
     bandwidth = copy_bandwidth_gbs(device)
     rows: list[BenchRow] = []
     compiled: dict[str, Callable] = {}
@@ -413,10 +437,13 @@ def run_benchmark(config: HDLBenchConfig, progress: bool = True) -> tuple[list[B
     for floor in meta["floors"]:
         fused = ", ".join(f"{k.split('_x_')[0]} {v:.1f}x" for k, v in floor.items()
                           if k.endswith("_x_bandwidth_floor"))
-        print(f"bandwidth floor B={floor['case'][0]} N={floor['case'][1]}: "
+        math_floor = ", ".join(
+            f"{k.split('_x_')[0]} {v:.1f}x ({floor[k.split('_x_')[0] + '_math_floor_ms']:.1f} ms)"
+            for k, v in floor.items() if k.endswith("_x_math_floor"))
+        print(f"floors B={floor['case'][0]} N={floor['case'][1]} K={floor['case'][2]}: bandwidth "
               f"{floor['bytes'] / 1e6:.1f} MB at {bandwidth:.1f} GB/s = "
-              f"{floor['bandwidth_floor_ms']:.2f} ms" + (f"; fused: {fused} the floor" if fused
-                                                        else ""))
+              f"{floor['bandwidth_floor_ms']:.2f} ms" + (f" (fused: {fused})" if fused else "")
+              + (f"; arithmetic, K=1 table: {math_floor}" if math_floor else ""))
     paths = write_results(rows, meta, config.out_dir)
     print("wrote " + ", ".join(str(p) for p in paths))
     return rows, meta

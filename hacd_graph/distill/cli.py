@@ -41,6 +41,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                      help="cases that time torch.compile of the reference (slow to compile)")
     hdl.add_argument("--eager-limit-gb", type=float, default=defaults.eager_limit_gb,
                      help="skip the eager reference where its [B,N,K] gather is larger")
+    hdl.add_argument("--memory", action=argparse.BooleanOptionalAction, default=True,
+                     help="measure peak extra memory (on CPU: tunes malloc for the process)")
     hdl.add_argument("--max-parents", type=int, default=defaults.max_parents)
     hdl.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     hdl.add_argument("--out", type=Path, default=defaults.out_dir)
@@ -59,7 +61,8 @@ def _run_hdl(args: argparse.Namespace) -> int:
         backends=tuple(args.backends), device=args.device, dtype=args.dtype,
         reduction=args.reduction, max_parents=args.max_parents, repeats=args.repeats,
         warmup=args.warmup, compile_cases=args.compile_cases,
-        eager_limit_gb=args.eager_limit_gb, out_dir=args.out, seed=args.seed,
+        eager_limit_gb=args.eager_limit_gb, measure_memory=args.memory, out_dir=args.out,
+        seed=args.seed,
     )
     rows, _ = run_benchmark(config)
     bad = [r for r in rows if r.grad_error is not None and r.grad_error > 1e-3]

@@ -156,7 +156,7 @@ def _check_inputs(
     device = student_logits.device
     for name, value in (("teacher_logits", teacher_logits), ("ancestors", ancestors),
                         ("weights", weights)):
-        if value is not None and value.device != device:
+        if isinstance(value, Tensor) and value.device != device:
             raise ValueError(f"{name} is on {value.device} but student_logits is on {device}")
     if weights is not None:
         if not isinstance(weights, Tensor) or weights.shape != (num_concepts,):
@@ -228,9 +228,11 @@ def hierarchical_distillation_loss(
         - NaN in either logits tensor is not checked for (that would cost a pass over the
           inputs): it propagates, making the loss (and the student's gradient) NaN for the
           concepts at and below the NaN, and so the reduced loss NaN, on every backend;
-        - logits up to :math:`|z/T| \approx 100` give finite losses and gradients (float32
-          keeps :math:`\log(1-q)` through subnormals; with flush-to-zero enabled the bound
-          is about 87).
+        - logits up to :math:`|z/T| \approx 100` give finite float32 losses on every
+          backend (:math:`\log(1-q)` is kept through subnormals; with flush-to-zero enabled
+          the bound is about 87) and finite gradients on the fused backends; the autograd
+          gradient of ``"torch"``/``"sparse"`` overflows in float32 beyond about 88 (see
+          :mod:`hacd_graph.distill.hdl_reference`).
 
     Args:
         student_logits: ``[B, N]`` float16/bfloat16/float32/float64 (float64 is computed in

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import logging
 import os
 import platform
 import shutil
@@ -73,6 +74,9 @@ def _build(cache_dir: Path, verbose: bool) -> ModuleType:
     name = extension_name()
     build_dir = cache_dir / name
     build_dir.mkdir(parents=True, exist_ok=True)
+    if not (build_dir / f"{name}.so").exists():
+        logging.getLogger(__name__).warning(
+            "building the HDL C++ CPU extension (once, about a minute) in %s", build_dir)
     return cpp_extension.load(
         name=name,
         sources=[str(CSRC / s) for s in CPU_SOURCES],
@@ -131,8 +135,8 @@ class HDLFunction(torch.autograd.Function):
         student, teacher, ancestors, weights = ctx.saved_tensors
         extension = load_extension()[0]
         if ctx.reduction == "none":
-            grad_loss = grad_loss.to(weights.dtype if weights is not None else (
-                torch.float64 if student.dtype == torch.float64 else torch.float32))
+            grad_loss = grad_loss.to(torch.float64 if student.dtype == torch.float64
+                                     else torch.float32)
             _, grad = extension.hdl_fused(student, teacher, ancestors, weights, ctx.temperature,
                                           0, grad_loss.contiguous(), False, True)
             return grad, None, None, None, None, None

@@ -64,6 +64,7 @@ def test_bad_inputs_get_clear_errors(inputs, change, error, match):
         ({"reduction": "mean"}, ValueError, "reduction must be one of"),
         ({"weights": torch.ones(6)}, ValueError, r"weights must be a \[N\] = \[7\] tensor"),
         ({"weights": torch.ones(7, dtype=torch.long)}, TypeError, "weights must be a floating"),
+        ({"weights": [1.0] * 7}, ValueError, r"weights must be a \[N\] = \[7\] tensor"),
         ({"backend": "fortran"}, ValueError, "unknown HDL backend 'fortran'"),
     ],
 )

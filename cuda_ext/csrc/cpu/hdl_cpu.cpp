@@ -224,29 +224,29 @@ std::tuple<at::Tensor, at::Tensor> hdl_fused_cpu_impl(
     const int64_t workers = std::min(threads, num_tasks);
     auto work = at::empty({workers, stride}, at::kFloat);
     for_each_task(num_tasks, workers, [&](int64_t task, int64_t worker) {
-        float* mine = work.data_ptr<float>() + worker * stride;
-        mine = reinterpret_cast<float*>((reinterpret_cast<uintptr_t>(mine) + 31) & ~uintptr_t(31));
-        const int64_t row0 = task * kBlockRows;
-        const int64_t offset = row0 * n;
-        HdlBlockArgs args{};
-        args.student = static_cast<const char*>(student.data_ptr()) + offset * elem;
-        args.teacher = static_cast<const char*>(teacher.data_ptr()) + offset * elem;
-        args.grad = compute_grad ? static_cast<char*>(grad.data_ptr()) + offset * elem : nullptr;
-        args.loss_elements = loss_elements.defined() ? loss_elements.data_ptr<float>() + offset : nullptr;
-        args.grad_output = grad_output.has_value() ? grad_output->data_ptr<float>() + offset : nullptr;
-        args.dtype = block_dtype(dtype);
-        args.rows = static_cast<int>(std::min<int64_t>(kBlockRows, batch - row0));
-        args.n = n;
-        args.row_ptr = row_ptr;
-        args.col = col;
-        args.tree_parent = tree.first.defined() ? tree.first.data_ptr<int32_t>() : nullptr;
-        args.tree_order = tree.second.defined() ? tree.second.data_ptr<int32_t>() : nullptr;
-        args.weights = weights.has_value() ? weights->data_ptr<float>() : nullptr;
-        args.inv_temperature = static_cast<float>(1.0 / temperature);
-        args.loss_scale = static_cast<float>(temperature * temperature);
-        args.grad_scale = static_cast<float>(grad_scale);
-        args.work = mine;
-        partial[task] = hdl_block_avx2(args);
+      float* mine = work.data_ptr<float>() + worker * stride;
+      mine = reinterpret_cast<float*>((reinterpret_cast<uintptr_t>(mine) + 31) & ~uintptr_t(31));
+      const int64_t row0 = task * kBlockRows;
+      const int64_t offset = row0 * n;
+      HdlBlockArgs args{};
+      args.student = static_cast<const char*>(student.data_ptr()) + offset * elem;
+      args.teacher = static_cast<const char*>(teacher.data_ptr()) + offset * elem;
+      args.grad = compute_grad ? static_cast<char*>(grad.data_ptr()) + offset * elem : nullptr;
+      args.loss_elements = loss_elements.defined() ? loss_elements.data_ptr<float>() + offset : nullptr;
+      args.grad_output = grad_output.has_value() ? grad_output->data_ptr<float>() + offset : nullptr;
+      args.dtype = block_dtype(dtype);
+      args.rows = static_cast<int>(std::min<int64_t>(kBlockRows, batch - row0));
+      args.n = n;
+      args.row_ptr = row_ptr;
+      args.col = col;
+      args.tree_parent = tree.first.defined() ? tree.first.data_ptr<int32_t>() : nullptr;
+      args.tree_order = tree.second.defined() ? tree.second.data_ptr<int32_t>() : nullptr;
+      args.weights = weights.has_value() ? weights->data_ptr<float>() : nullptr;
+      args.inv_temperature = static_cast<float>(1.0 / temperature);
+      args.loss_scale = static_cast<float>(temperature * temperature);
+      args.grad_scale = static_cast<float>(grad_scale);
+      args.work = mine;
+      partial[task] = hdl_block_avx2(args);
     });
   } else {
     AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, dtype, "hdl_fused_cpu", [&] {
@@ -254,17 +254,17 @@ std::tuple<at::Tensor, at::Tensor> hdl_fused_cpu_impl(
       const int64_t workers = std::min(threads, num_tasks);
       auto work = at::empty({workers, 4 * n}, student.options().dtype(acc_dtype));
       for_each_task(num_tasks, workers, [&](int64_t row, int64_t worker) {
-          acc_t* mine = work.data_ptr<acc_t>() + worker * 4 * n;
-          const int64_t offset = row * n;
-          partial[row] = hdl_row_scalar<scalar_t, acc_t>(
-              student.data_ptr<scalar_t>() + offset, teacher.data_ptr<scalar_t>() + offset,
-              compute_grad ? grad.data_ptr<scalar_t>() + offset : nullptr,
-              loss_elements.defined() ? loss_elements.data_ptr<acc_t>() + offset : nullptr,
-              grad_output.has_value() ? grad_output->data_ptr<acc_t>() + offset : nullptr, n,
-              row_ptr, col, weights.has_value() ? weights->data_ptr<acc_t>() : nullptr,
-              static_cast<acc_t>(1.0 / temperature),
-              static_cast<acc_t>(temperature * temperature), static_cast<acc_t>(grad_scale),
-              mine);
+        acc_t* mine = work.data_ptr<acc_t>() + worker * 4 * n;
+        const int64_t offset = row * n;
+        partial[row] = hdl_row_scalar<scalar_t, acc_t>(
+            student.data_ptr<scalar_t>() + offset, teacher.data_ptr<scalar_t>() + offset,
+            compute_grad ? grad.data_ptr<scalar_t>() + offset : nullptr,
+            loss_elements.defined() ? loss_elements.data_ptr<acc_t>() + offset : nullptr,
+            grad_output.has_value() ? grad_output->data_ptr<acc_t>() + offset : nullptr, n,
+            row_ptr, col, weights.has_value() ? weights->data_ptr<acc_t>() : nullptr,
+            static_cast<acc_t>(1.0 / temperature),
+            static_cast<acc_t>(temperature * temperature), static_cast<acc_t>(grad_scale),
+            mine);
       });
     });
   }

@@ -37,8 +37,12 @@ bool hdl_block_avx2_supported() {
          __builtin_cpu_supports("f16c");
 }
 
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((target("avx2,fma,f16c"))), apply_to = function)
+#else
 #pragma GCC push_options
 #pragma GCC target("avx2,fma,f16c")
+#endif
 #include <immintrin.h>
 
 namespace {
@@ -361,6 +365,10 @@ double hdl_block_avx2(const HdlBlockArgs& args) {
       _mm256_store_ps(lst + 16 * c, _mm256_add_ps(ls0, ls1));
       _mm256_store_ps(lst + 16 * c + 8, _mm256_add_ps(lt0, lt1));
     }
+    for (int64_t c = n; c < n8; ++c) {  // 2b reads concepts in pairs: define the padding
+      _mm256_store_ps(lst + 16 * c, _mm256_setzero_ps());
+      _mm256_store_ps(lst + 16 * c + 8, _mm256_setzero_ps());
+    }
   }
   // 2b. loss and g = dL/dls per concept (g overwrites s, t: no longer needed).
   const float* marginals = tree ? st : lst;
@@ -439,7 +447,11 @@ double hdl_block_avx2(const HdlBlockArgs& args) {
 }
 
 #undef HDL_EACH
+#if defined(__clang__)
+#pragma clang attribute pop
+#else
 #pragma GCC pop_options
+#endif
 
 #else  // not x86-64: only the scalar kernel exists
 
