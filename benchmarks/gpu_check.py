@@ -462,11 +462,11 @@ def main() -> int:
         build.start()
         log("building the CUDA extension in the background")
 
+    from hacd_graph.distill.descendant_plan import descendant_plan
     from hacd_graph.distill.hdl_triton import (
         DEFAULT_CONFIG,
         LOSS_PER_ROW,
         TritonLaunchConfig,
-        descendant_plan,
         hdl_rows,
         hdl_triton,
     )

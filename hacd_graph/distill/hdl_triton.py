@@ -33,8 +33,8 @@ segment per ``a``); at a segment's last entry the gradient of ``z_a`` is written
 Numerics (float32 throughout, with no subnormals needed, so flush-to-zero is harmless):
 
 - ``log1p`` on ``[-1/2, 1]`` is a short odd series in ``u = x / (2 + x)``, so the kernel
-  uses only ``exp``, ``log`` and arithmetic and gives the same digits on the interpreter and
-  on the GPU (whose ``log`` is approximate near 1, where ``log1p`` is needed most).
+  uses only ``exp``, ``log`` and arithmetic and runs unchanged in the interpreter, which has
+  no ``libdevice`` (``log1p``/``expm1``).
 - :math:`\log(1-q)` comes from :math:`v = -\ell^s = \sum_a \mathrm{softplus}(-s_a)` (a sum
   of positive terms): :math:`\log(-\mathrm{expm1}(-v))` with a series for small ``v`` and
   :math:`\log1p(-e^{-v})` for large ``v``. When every ancestor has :math:`s_a > 30`,
@@ -51,13 +51,14 @@ Numerics (float32 throughout, with no subnormals needed, so flush-to-zero is har
 
 from __future__ import annotations
 
-import weakref
 from dataclasses import dataclass
 
 import torch
 import triton
 import triton.language as tl
 from torch import Tensor
+
+from hacd_graph.distill.descendant_plan import DescendantPlan, descendant_plan
 
 _SHIFT = tl.constexpr(60.0)  # r_a = exp(60 - s_a) keeps 1 - q representable
 _EXP_NEG_SHIFT = tl.constexpr(8.75651076269652e-27)  # e^-60
@@ -257,79 +258,6 @@ def _hdl_rows_kernel(
 
 
 # ----------------------------------------------------------------------------- host side
-@dataclass(frozen=True)
-class DescendantPlan:
-    """An ancestor table prepared for the kernel: transposed, and inverted into descendants.
-
-    Attributes:
-        table_t: ``[K, N]`` int32, the table transposed (``-1`` = padding).
-        desc_c: ``[E]`` int32, the concepts ``c`` of every valid entry ``(c, a)``, sorted by
-            ``a`` then ``c``: the descendants of each ``a`` (itself included), one segment
-            per ``a``.
-        desc_a: ``[E]`` int32, the ``a`` of each entry.
-        desc_start: ``[E]`` int8, 1 where a segment (a new ``a``) starts.
-    """
-
-    table_t: Tensor
-    desc_c: Tensor
-    desc_a: Tensor
-    desc_start: Tensor
-
-    @property
-    def num_entries(self) -> int:
-        return int(self.desc_c.numel())
-
-
-def build_descendant_plan(ancestors: Tensor) -> DescendantPlan:
-    """Transpose the ancestor table and sort its entries by ancestor (on its device).
-
-    Args:
-        ancestors: ``[N, K]`` int32/int64 table, row ``c`` = ``c`` and its ancestors, padded
-            with ``-1``; entries already checked to lie in ``[-1, N)``.
-
-    Returns:
-        The :class:`DescendantPlan` of the table.
-    """
-    num_concepts, width = ancestors.shape
-    if num_concepts * width >= 2**31:
-        raise ValueError(f"ancestor table of shape {tuple(ancestors.shape)} has more than "
-                         "2^31 entries; the Triton HDL indexes it with int32")
-    table = ancestors.to(torch.int64)
-    valid = table >= 0
-    concept = torch.arange(num_concepts, device=table.device).unsqueeze(1).expand_as(table)
-    entry_a, entry_c = table[valid], concept[valid]
-    order = torch.argsort(entry_a * num_concepts + entry_c)
-    desc_a = entry_a[order]
-    desc_start = torch.ones_like(desc_a, dtype=torch.int8)
-    desc_start[1:] = (desc_a[1:] != desc_a[:-1]).to(torch.int8)
-    return DescendantPlan(
-        table_t=table.t().contiguous().to(torch.int32),
-        desc_c=entry_c[order].to(torch.int32).contiguous(),
-        desc_a=desc_a.to(torch.int32).contiguous(),
-        desc_start=desc_start.contiguous(),
-    )
-
-
-_PLAN_CACHE: dict[int, tuple[weakref.ref, int, DescendantPlan]] = {}
-_PLAN_CACHE_SIZE = 16
-
-
-def descendant_plan(ancestors: Tensor) -> DescendantPlan:
-    """:func:`build_descendant_plan`, memoised per table tensor (rebuilt if it is modified).
-
-    A training loop passes the same table every step; the plan (a sort of its ``N K``
-    entries) is built on the first call only.
-    """
-    hit = _PLAN_CACHE.get(id(ancestors))
-    if hit is not None and hit[0]() is ancestors and hit[1] == ancestors._version:
-        return hit[2]
-    plan = build_descendant_plan(ancestors)
-    if len(_PLAN_CACHE) >= _PLAN_CACHE_SIZE:
-        _PLAN_CACHE.pop(next(iter(_PLAN_CACHE)))
-    _PLAN_CACHE[id(ancestors)] = (weakref.ref(ancestors), ancestors._version, plan)
-    return plan
-
-
 @dataclass(frozen=True)
 class TritonLaunchConfig:
     """Tuning knobs of the row kernel (``benchmarks/gpu_check.py`` sweeps them on a GPU).
