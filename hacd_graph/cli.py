@@ -15,6 +15,7 @@ import sys
 COMMAND_GROUPS: dict[str, str] = {
     "ach": "hacd_graph.ach.cli",
     "data": "hacd_graph.data.cli",
+    "bench": "hacd_graph.distill.cli",
 }
 
 

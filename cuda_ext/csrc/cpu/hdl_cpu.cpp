@@ -1,0 +1,299 @@
+// The fused hierarchical distillation loss on CPU (contract in hdl_cpu.h).
+//
+// Rows are split over threads (at::parallel_for, OpenMP). float32/float16/bfloat16 rows go
+// eight at a time through the AVX2 block kernel (hdl_cpu_block_avx2.cpp) when the CPU has
+// AVX2+FMA+F16C; float64 rows, and every row on other CPUs, go one at a time through the
+// portable scalar kernel below, which is also the readable statement of the algorithm.
+#include "hdl_cpu.h"
+
+#include <ATen/Dispatch.h>
+#include <ATen/OpMathType.h>
+#include <ATen/Parallel.h>
+#include <ATen/ops/empty.h>
+#include <ATen/ops/scalar_tensor.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <cstdint>
+#include <vector>
+
+#include "hdl_cpu_block.h"
+
+namespace {
+
+// The ancestor table in CSR form with the -1 padding dropped: the entries of row c are
+// col[row_ptr[c] .. row_ptr[c + 1]).
+struct AncestorCsr {
+  at::Tensor row_ptr;  // [N + 1] int32
+  at::Tensor col;      // [nnz] int32
+};
+
+template <typename index_t>
+AncestorCsr build_csr_typed(const at::Tensor& ancestors) {
+  const int64_t n = ancestors.size(0), k = ancestors.size(1);
+  const index_t* table = ancestors.data_ptr<index_t>();
+  auto row_ptr = at::empty({n + 1}, at::kInt);
+  int32_t* rp = row_ptr.data_ptr<int32_t>();
+  int64_t nnz = 0;
+  rp[0] = 0;
+  for (int64_t c = 0; c < n; ++c) {
+    for (int64_t j = 0; j < k; ++j) nnz += table[c * k + j] >= 0;
+    TORCH_CHECK(nnz < INT32_MAX, "hdl_fused: ancestor table too large for int32 offsets");
+    rp[c + 1] = static_cast<int32_t>(nnz);
+  }
+  auto col = at::empty({nnz}, at::kInt);
+  int32_t* cp = col.data_ptr<int32_t>();
+  for (int64_t i = 0; i < n * k; ++i)
+    if (table[i] >= 0) *cp++ = static_cast<int32_t>(table[i]);
+  return {row_ptr, col};
+}
+
+AncestorCsr build_csr(const at::Tensor& ancestors) {
+  return ancestors.scalar_type() == at::kInt ? build_csr_typed<int32_t>(ancestors)
+                                             : build_csr_typed<int64_t>(ancestors);
+}
+
+// When every concept has at most one parent (the table is a forest), returns its parent
+// array and an order with parents before children; otherwise empty tensors. Row c of a
+// forest is {c} plus the row of its parent, so the parent is the entry whose row is one
+// shorter, and the check is that its row is contained in row c.
+std::pair<at::Tensor, at::Tensor> detect_tree(const AncestorCsr& csr, int64_t n) {
+  const int32_t* rp = csr.row_ptr.data_ptr<int32_t>();
+  const int32_t* col = csr.col.data_ptr<int32_t>();
+  auto parent_t = at::empty({n}, at::kInt);
+  int32_t* parent = parent_t.data_ptr<int32_t>();
+  int32_t max_len = 0;
+  for (int64_t c = 0; c < n; ++c) {
+    const int32_t len = rp[c + 1] - rp[c];
+    max_len = std::max(max_len, len);
+    int32_t self_count = 0, found = -1;
+    for (int32_t i = rp[c]; i < rp[c + 1]; ++i) {
+      const int32_t a = col[i];
+      if (a == c) {
+        ++self_count;
+      } else if (rp[a + 1] - rp[a] == len - 1) {
+        if (found >= 0 && found != a) return {};  // two candidate parents
+        found = a;
+      }
+    }
+    if (self_count != 1 || (len > 1 && found < 0)) return {};
+    if (len > 1) {  // every entry of the parent's row must be in row c
+      for (int32_t i = rp[found]; i < rp[found + 1]; ++i) {
+        bool present = false;
+        for (int32_t j = rp[c]; j < rp[c + 1] && !present; ++j) present = col[j] == col[i];
+        if (!present || col[i] == c) return {};
+      }
+    }
+    parent[c] = found;
+  }
+  // Counting sort by row length: a parent's row is one shorter than its child's.
+  std::vector<int64_t> start(static_cast<size_t>(max_len) + 2, 0);
+  for (int64_t c = 0; c < n; ++c) ++start[rp[c + 1] - rp[c] + 1];
+  for (size_t i = 1; i < start.size(); ++i) start[i] += start[i - 1];
+  auto order_t = at::empty({n}, at::kInt);
+  int32_t* order = order_t.data_ptr<int32_t>();
+  for (int64_t c = 0; c < n; ++c) order[start[rp[c + 1] - rp[c]]++] = static_cast<int32_t>(c);
+  return {parent_t, order_t};
+}
+
+// The scalar kernel for one row; acc_t is float (float32/16/bf16 logits) or double.
+// Returns the row's loss sum (0 when loss_elements is set).
+template <typename scalar_t, typename acc_t>
+double hdl_row_scalar(const scalar_t* student, const scalar_t* teacher, scalar_t* grad,
+                      acc_t* loss_elements, const acc_t* grad_output, int64_t n,
+                      const int32_t* row_ptr, const int32_t* col, const acc_t* weights,
+                      acc_t inv_t, acc_t t2, acc_t grad_scale, acc_t* work) {
+  acc_t* s = work;          // log sigma(z / T)
+  acc_t* t = s + n;         // log sigma(y / T)
+  acc_t* dsig = t + n;      // sigma(-z / T) / T / kGradShift
+  acc_t* acc = dsig + n;    // dL/dls * kGradShift summed over descendants
+  auto log_sigmoid = [](acc_t x, acc_t* e_out) {
+    const acc_t e = std::exp(-std::fabs(x));
+    *e_out = e;
+    return (x > 0 ? acc_t(0) : x) - std::log1p(e);  // keeps NaN
+  };
+  for (int64_t a = 0; a < n; ++a) {
+    acc_t e;
+    const acc_t x = static_cast<acc_t>(student[a]) * inv_t;
+    s[a] = log_sigmoid(x, &e);
+    dsig[a] = (x >= 0 ? e : acc_t(1)) / (acc_t(1) + e) * (inv_t / acc_t(kGradShift));
+    t[a] = log_sigmoid(static_cast<acc_t>(teacher[a]) * inv_t, &e);
+    acc[a] = 0;
+  }
+  double total = 0;
+  for (int64_t c = 0; c < n; ++c) {
+    acc_t ls = 0, lt = 0;
+    for (int32_t i = row_ptr[c]; i < row_ptr[c + 1]; ++i) {
+      ls += s[col[i]];
+      lt += t[col[i]];
+    }
+    const acc_t scale = weights == nullptr ? t2 : t2 * weights[c];
+    const acc_t p = std::exp(lt), q = std::exp(ls);
+    const acc_t one_minus_p = -std::expm1(lt), one_minus_q = -std::expm1(ls);
+    const bool live = !(one_minus_p <= 0);  // 1 - p == 0: the (1 - p)(...) terms are 0
+    const acc_t second =
+        live ? one_minus_p * (std::log(one_minus_p) - std::log(one_minus_q)) : acc_t(0);
+    const acc_t loss = scale * (p * (lt - ls) + second);
+    if (loss_elements != nullptr) {
+      loss_elements[c] = loss;
+    } else {
+      total += loss;
+    }
+    if (grad == nullptr) continue;
+    const acc_t shift = kGradShift;  // see hdl_cpu_block.h: keeps q / (1 - q) in range
+    const acc_t odds = live ? one_minus_p * (q * shift) / one_minus_q : acc_t(0);
+    acc_t g = scale * (odds - p * shift) * grad_scale;
+    if (grad_output != nullptr) g *= grad_output[c];
+    for (int32_t i = row_ptr[c]; i < row_ptr[c + 1]; ++i) acc[col[i]] += g;
+  }
+  if (grad != nullptr)
+    for (int64_t a = 0; a < n; ++a) grad[a] = static_cast<scalar_t>(acc[a] * dsig[a]);
+  return total;
+}
+
+// Runs body(task, worker) for every task in [0, num_tasks) on `workers` threads that take
+// tasks one at a time from a shared counter. With a static split, a thread the OS preempts
+// (other jobs on a shared machine) holds back its whole share while the others wait at the
+// barrier; here it only delays the task it holds. `worker` indexes per-thread scratch.
+template <typename Body>
+void for_each_task(int64_t num_tasks, int64_t workers, const Body& body) {
+  std::atomic<int64_t> next{0};
+  at::parallel_for(0, workers, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t worker = begin; worker < end; ++worker)
+      for (int64_t task = next++; task < num_tasks; task = next++) body(task, worker);
+  });
+}
+
+int block_dtype(at::ScalarType dtype) {
+  if (dtype == at::kHalf) return kHdlFloat16;
+  if (dtype == at::kBFloat16) return kHdlBFloat16;
+  return kHdlFloat32;
+}
+
+}  // namespace
+
+namespace {
+std::tuple<at::Tensor, at::Tensor> hdl_fused_cpu_impl(
+    const at::Tensor& student, const at::Tensor& teacher, const at::Tensor& ancestors,
+    const c10::optional<at::Tensor>& weights, double temperature, int64_t reduction,
+    const c10::optional<at::Tensor>& grad_output, bool compute_loss, bool compute_grad,
+    bool allow_vectorised);
+}  // namespace
+
+bool hdl_cpu_table_is_tree(const at::Tensor& ancestors) {
+  TORCH_CHECK(ancestors.dim() == 2 && ancestors.device().is_cpu() && ancestors.is_contiguous(),
+              "hdl_cpu_table_is_tree: a contiguous [N, K] CPU table");
+  return detect_tree(build_csr(ancestors), ancestors.size(0)).first.defined();
+}
+
+std::string hdl_cpu_isa() { return hdl_block_avx2_supported() ? "avx2" : "scalar"; }
+
+namespace {
+std::tuple<at::Tensor, at::Tensor> hdl_fused_cpu_impl(
+    const at::Tensor& student, const at::Tensor& teacher, const at::Tensor& ancestors,
+    const c10::optional<at::Tensor>& weights, double temperature, int64_t reduction,
+    const c10::optional<at::Tensor>& grad_output, bool compute_loss, bool compute_grad,
+    bool allow_vectorised) {
+  const int64_t batch = student.size(0), n = student.size(1);
+  const auto dtype = student.scalar_type();
+  const auto acc_dtype = dtype == at::kDouble ? at::kDouble : at::kFloat;
+  const bool elementwise = reduction == kReductionNone;
+  at::Tensor loss_elements = compute_loss && elementwise
+                                    ? at::empty({batch, n}, student.options().dtype(acc_dtype))
+                                    : at::Tensor();
+  at::Tensor grad = compute_grad ? at::empty({batch, n}, student.options()) : at::Tensor();
+  at::Tensor loss;
+  if (!compute_loss && !compute_grad) return {loss, grad};
+  const AncestorCsr csr = build_csr(ancestors);
+  const double grad_scale =
+      reduction == kReductionBatchmean ? 1.0 / static_cast<double>(std::max<int64_t>(batch, 1)) : 1.0;
+  const bool vectorised = allow_vectorised && dtype != at::kDouble && hdl_block_avx2_supported();
+  const int64_t rows_per_task = vectorised ? kBlockRows : 1;
+  const int64_t num_tasks = (batch + rows_per_task - 1) / rows_per_task;
+  std::vector<double> partial(static_cast<size_t>(num_tasks), 0.0);
+  const int64_t threads = at::get_num_threads();
+  const int32_t* row_ptr = csr.row_ptr.data_ptr<int32_t>();
+  const int32_t* col = csr.col.data_ptr<int32_t>();
+
+  if (vectorised) {
+    const auto tree = detect_tree(csr, n);
+    const int64_t stride =  // + 8: room to align to 32 bytes
+        hdl_block_work_floats(n, loss_elements.defined(), grad_output.has_value()) + 8;
+    const int elem = static_cast<int>(student.element_size());
+    const int64_t workers = std::min(threads, num_tasks);
+    auto work = at::empty({workers, stride}, at::kFloat);
+    for_each_task(num_tasks, workers, [&](int64_t task, int64_t worker) {
+      float* mine = work.data_ptr<float>() + worker * stride;
+      mine = reinterpret_cast<float*>((reinterpret_cast<uintptr_t>(mine) + 31) & ~uintptr_t(31));
+      const int64_t row0 = task * kBlockRows;
+      const int64_t offset = row0 * n;
+      HdlBlockArgs args{};
+      args.student = static_cast<const char*>(student.data_ptr()) + offset * elem;
+      args.teacher = static_cast<const char*>(teacher.data_ptr()) + offset * elem;
+      args.grad = compute_grad ? static_cast<char*>(grad.data_ptr()) + offset * elem : nullptr;
+      args.loss_elements = loss_elements.defined() ? loss_elements.data_ptr<float>() + offset : nullptr;
+      args.grad_output = grad_output.has_value() ? grad_output->data_ptr<float>() + offset : nullptr;
+      args.dtype = block_dtype(dtype);
+      args.rows = static_cast<int>(std::min<int64_t>(kBlockRows, batch - row0));
+      args.n = n;
+      args.row_ptr = row_ptr;
+      args.col = col;
+      args.tree_parent = tree.first.defined() ? tree.first.data_ptr<int32_t>() : nullptr;
+      args.tree_order = tree.second.defined() ? tree.second.data_ptr<int32_t>() : nullptr;
+      args.weights = weights.has_value() ? weights->data_ptr<float>() : nullptr;
+      args.inv_temperature = static_cast<float>(1.0 / temperature);
+      args.loss_scale = static_cast<float>(temperature * temperature);
+      args.grad_scale = static_cast<float>(grad_scale);
+      args.work = mine;
+      partial[task] = hdl_block_avx2(args);
+    });
+  } else {
+    AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, dtype, "hdl_fused_cpu", [&] {
+      using acc_t = at::opmath_type<scalar_t>;
+      const int64_t workers = std::min(threads, num_tasks);
+      auto work = at::empty({workers, 4 * n}, student.options().dtype(acc_dtype));
+      for_each_task(num_tasks, workers, [&](int64_t row, int64_t worker) {
+        acc_t* mine = work.data_ptr<acc_t>() + worker * 4 * n;
+        const int64_t offset = row * n;
+        partial[row] = hdl_row_scalar<scalar_t, acc_t>(
+            student.data_ptr<scalar_t>() + offset, teacher.data_ptr<scalar_t>() + offset,
+            compute_grad ? grad.data_ptr<scalar_t>() + offset : nullptr,
+            loss_elements.defined() ? loss_elements.data_ptr<acc_t>() + offset : nullptr,
+            grad_output.has_value() ? grad_output->data_ptr<acc_t>() + offset : nullptr, n,
+            row_ptr, col, weights.has_value() ? weights->data_ptr<acc_t>() : nullptr,
+            static_cast<acc_t>(1.0 / temperature),
+            static_cast<acc_t>(temperature * temperature), static_cast<acc_t>(grad_scale),
+            mine);
+      });
+    });
+  }
+  if (compute_loss) {
+    if (elementwise) {
+      loss = loss_elements;
+    } else {
+      double total = 0;
+      for (double value : partial) total += value;  // fixed order: deterministic
+      if (reduction == kReductionBatchmean) total /= static_cast<double>(std::max<int64_t>(batch, 1));
+      loss = at::scalar_tensor(total, student.options().dtype(acc_dtype));
+    }
+  }
+  return {loss, grad};
+}
+}  // namespace
+
+std::tuple<at::Tensor, at::Tensor> hdl_fused_cpu(
+    const at::Tensor& student, const at::Tensor& teacher, const at::Tensor& ancestors,
+    const c10::optional<at::Tensor>& weights, double temperature, int64_t reduction,
+    const c10::optional<at::Tensor>& grad_output, bool compute_loss, bool compute_grad) {
+  return hdl_fused_cpu_impl(student, teacher, ancestors, weights, temperature, reduction,
+                            grad_output, compute_loss, compute_grad, true);
+}
+
+std::tuple<at::Tensor, at::Tensor> hdl_fused_cpu_scalar(
+    const at::Tensor& student, const at::Tensor& teacher, const at::Tensor& ancestors,
+    const c10::optional<at::Tensor>& weights, double temperature, int64_t reduction,
+    const c10::optional<at::Tensor>& grad_output, bool compute_loss, bool compute_grad) {
+  return hdl_fused_cpu_impl(student, teacher, ancestors, weights, temperature, reduction,
+                            grad_output, compute_loss, compute_grad, false);
+}

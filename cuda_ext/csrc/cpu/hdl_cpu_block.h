@@ -1,0 +1,52 @@
+// The vectorised row-block kernel of the CPU HDL: plain C++, no torch headers.
+//
+// hdl_cpu_block_avx2.cpp is compiled for AVX2+FMA+F16C through a target pragma while the
+// rest of the extension stays at the baseline x86-64 ISA, so one cached binary runs on any
+// x86-64 machine; hdl_cpu.cpp calls the block kernel only when hdl_block_avx2_supported()
+// says the CPU has those instructions. Keeping torch (and every other header with inline
+// functions) out of that file keeps AVX2 code from leaking into shared inline functions.
+#pragma once
+
+#include <cstdint>
+
+constexpr int kBlockRows = 8;  // rows interleaved per pass over the ancestor table
+
+// The descendant sums are accumulated as dL/dls * kGradShift and multiplied at the end by
+// sigma(-z/T) / T / kGradShift: q / (1 - q) overflows float32 beyond |z/T| ~ 88 while the
+// gradient stays small. Powers of two, so the scaling is exact.
+constexpr float kGradShift = 5.42101086242752217e-20f;  // 2^-64
+
+enum HdlDtype : int { kHdlFloat32 = 0, kHdlFloat16 = 1, kHdlBFloat16 = 2 };
+
+// One block of up to kBlockRows consecutive rows. Row r of a [B, N] tensor argument starts at
+// pointer + r * n.
+struct HdlBlockArgs {
+  const void* student;      // [rows, N] logits, dtype `dtype`
+  const void* teacher;      // [rows, N] logits, dtype `dtype`
+  void* grad;               // [rows, N] gradient out, dtype `dtype`; nullptr: no gradient
+  float* loss_elements;     // [rows, N] float32 loss out (reduction none); nullptr otherwise
+  const float* grad_output; // [rows, N] float32 incoming gradient (reduction none), or nullptr
+  int dtype;                // HdlDtype
+  int rows;                 // 1..kBlockRows valid rows in this block
+  int64_t n;                // concepts N
+  const int32_t* row_ptr;   // [N + 1] CSR of the ancestor table with the -1 padding removed
+  const int32_t* col;       // [nnz]
+  const int32_t* tree_parent;  // [N] parent (or -1) when the table is a tree, else nullptr
+  const int32_t* tree_order;   // [N] concepts with every parent before its children
+  const float* weights;     // [N] or nullptr (all ones)
+  float inv_temperature;    // 1 / T
+  float loss_scale;         // T^2
+  float grad_scale;         // multiplies d loss / d ls: 1 (sum, none) or 1/B (batchmean)
+  float* work;              // scratch of hdl_block_work_floats(n) floats, 32-byte aligned
+};
+
+// Floats of scratch one call needs: 48 per concept (rounded up to 8 concepts), plus 8 for
+// the loss elements of reduction none and 8 for grad_output.
+int64_t hdl_block_work_floats(int64_t n, bool loss_elements, bool grad_output);
+
+// True when this CPU runs the AVX2 block kernel.
+bool hdl_block_avx2_supported();
+
+// Computes the block; returns the sum of the loss over the block's rows and concepts
+// (0 when loss_elements is set or when only the gradient is wanted).
+double hdl_block_avx2(const HdlBlockArgs& args);

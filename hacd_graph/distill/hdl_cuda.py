@@ -1,0 +1,191 @@
+"""The ``"cuda"`` backend of the HDL: the fused CUDA kernel in ``cuda_ext/``, built on first use.
+
+The extension is the one of the ``"cpu"`` backend (``cuda_ext/csrc/hdl.cpp`` and
+``cpu/``) plus ``cuda/hdl_cuda.cu``, compiled with ``-DWITH_CUDA`` by
+``torch.utils.cpp_extension.load`` into the same persistent cache as the CPU build
+(:func:`hacd_graph.distill.hdl_cpu.default_cache_dir`), under a name that hashes the sources,
+the flags and the torch and Python versions. The device code targets Hopper (``sm_90``,
+H100/H200) and carries ``compute_90`` PTX, which the driver compiles for newer GPUs. nvcc is
+found the way PyTorch finds it (``CUDA_HOME``, ``nvcc`` on ``PATH``, ``/usr/local/cuda``).
+
+Forward computes the loss and, for ``"sum"``/``"batchmean"``, the gradient in one pass, so
+backward is one scale by the incoming gradient; for ``"none"`` the backward runs the kernel
+again with the incoming ``[B, N]`` gradient.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import platform
+import shutil
+import sys
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from hacd_graph.distill.hdl_cpu import CPU_SOURCES, CSRC, REDUCTION_CODES, default_cache_dir
+
+CUDA_SOURCES = ("cuda/hdl_cuda.cu",)
+HEADERS = ("cpu/hdl_cpu.h", "cpu/hdl_cpu_block.h", "cuda/hdl_cuda.h")
+CFLAGS = ("-O3", "-fopenmp", "-DNDEBUG", "-DWITH_CUDA")
+LDFLAGS = ("-fopenmp",)
+NVCC_FLAGS = (
+    "-O3",
+    "-DNDEBUG",
+    "-DWITH_CUDA",
+    "-gencode=arch=compute_90,code=sm_90",  # H100 / H200
+    "-gencode=arch=compute_90,code=compute_90",  # PTX for newer GPUs
+)
+
+
+def cuda_library_dir(cuda_home: str | None) -> Path | None:
+    """The folder holding ``libcudart.so``: under ``cuda_home``, or beside nvcc, or in
+    ``/usr/local/cuda`` (PyTorch links with ``-L<CUDA_HOME>/lib64``, which misses it when
+    nvcc is a link in ``/usr/local/bin`` and ``CUDA_HOME`` is not set)."""
+    roots = [Path(cuda_home)] if cuda_home else []
+    nvcc = shutil.which("nvcc")
+    if nvcc:
+        roots.append(Path(nvcc).resolve().parent.parent)
+    roots.append(Path("/usr/local/cuda"))
+    for root in roots:
+        for sub in ("lib64", "lib", "targets/x86_64-linux/lib", "targets/sbsa-linux/lib"):
+            if (root / sub / "libcudart.so").exists():
+                return root / sub
+    return None
+
+
+def extension_name() -> str:
+    """The extension's module name: a hash of sources, flags, torch and Python versions."""
+    digest = hashlib.sha256()
+    for relative in (*CPU_SOURCES, *CUDA_SOURCES, *HEADERS):
+        digest.update(relative.encode())
+        digest.update((CSRC / relative).read_bytes())
+    for item in (*CFLAGS, *LDFLAGS, *NVCC_FLAGS, torch.__version__, sys.version,
+                 platform.machine()):
+        digest.update(item.encode())
+    return f"hacd_hdl_cuda_{digest.hexdigest()[:16]}"
+
+
+def build(cache_dir: Path | None = None, verbose: bool = False) -> ModuleType:
+    """Compile (first time: a few minutes) or load the cached CUDA extension.
+
+    Needs nvcc and ninja but no GPU: the build can be checked on a CPU-only machine.
+
+    Args:
+        cache_dir: where builds are kept; :func:`default_cache_dir` when ``None``.
+        verbose: print the compiler's output.
+
+    Returns:
+        The extension module (``hdl_fused``, ``WITH_CUDA`` is true).
+
+    Raises:
+        RuntimeError: sources, nvcc or ninja missing, or the compilation failed.
+    """
+    from torch.utils import cpp_extension
+
+    sources = (*CPU_SOURCES, *CUDA_SOURCES)
+    missing = [str(CSRC / s) for s in (*sources, *HEADERS) if not (CSRC / s).is_file()]
+    if missing:
+        raise RuntimeError(f"the CUDA extension's sources are missing ({', '.join(missing)})")
+    if cpp_extension.CUDA_HOME is None:
+        raise RuntimeError("nvcc was not found (set CUDA_HOME to the CUDA toolkit)")
+    if not cpp_extension.is_ninja_available():
+        raise RuntimeError("ninja is not installed (pip install ninja)")
+    library_dir = cuda_library_dir(cpp_extension.CUDA_HOME)
+    if library_dir is None:
+        raise RuntimeError(f"libcudart.so was not found under CUDA_HOME="
+                           f"{cpp_extension.CUDA_HOME} or /usr/local/cuda")
+    name = extension_name()
+    build_dir = (cache_dir or default_cache_dir()) / name
+    build_dir.mkdir(parents=True, exist_ok=True)
+    return cpp_extension.load(
+        name=name,
+        sources=[str(CSRC / s) for s in sources],
+        extra_include_paths=[str(CSRC)],
+        extra_cflags=list(CFLAGS),
+        extra_cuda_cflags=list(NVCC_FLAGS),
+        extra_ldflags=[*LDFLAGS, f"-L{library_dir}"],
+        build_directory=str(build_dir),
+        with_cuda=True,
+        verbose=verbose,
+    )
+
+
+@functools.cache
+def load_extension() -> tuple[Any, str | None]:
+    """:func:`build` once per process: ``(module, None)``, or ``(None, reason)`` on failure."""
+    try:
+        return build(), None
+    except Exception as error:  # any failed build means "unavailable", with why
+        return None, f"the HDL CUDA extension could not be built: {error}"
+
+
+def unavailable_reason(device: torch.device) -> str | None:
+    """``None`` when the CUDA kernel runs on ``device`` (building it if needed), else why not."""
+    if device.type != "cuda":
+        return f"backend 'cuda' runs on CUDA tensors, not {device.type}"
+    if not torch.cuda.is_available():
+        return "backend 'cuda' needs a CUDA device"
+    return load_extension()[1]
+
+
+class HDLCudaFunction(torch.autograd.Function):
+    """Autograd wrapper of ``hdl_fused`` on CUDA tensors."""
+
+    @staticmethod
+    def forward(ctx: Any, student: Tensor, teacher: Tensor, ancestors: Tensor,
+                weights: Tensor | None, temperature: float, reduction: str) -> Tensor:
+        extension = load_extension()[0]
+        fused_grad = reduction != "none" and ctx.needs_input_grad[0]
+        loss, grad = extension.hdl_fused(student, teacher, ancestors, weights, temperature,
+                                         REDUCTION_CODES[reduction], None, True, fused_grad)
+        ctx.save_for_backward(student, teacher, ancestors, weights)
+        ctx.temperature, ctx.reduction = temperature, reduction
+        ctx.grad = grad if fused_grad else None
+        return loss
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx: Any, grad_loss: Tensor) -> tuple[Tensor | None, ...]:
+        student, teacher, ancestors, weights = ctx.saved_tensors
+        extension = load_extension()[0]
+        if ctx.reduction == "none":
+            acc_dtype = torch.float64 if student.dtype == torch.float64 else torch.float32
+            _, grad = extension.hdl_fused(student, teacher, ancestors, weights, ctx.temperature,
+                                          0, grad_loss.to(acc_dtype).contiguous(), False, True)
+            return grad, None, None, None, None, None
+        grad, ctx.grad = ctx.grad, None  # hand the buffer over: scaled in place
+        if grad is None:  # a second backward through a retained graph
+            _, grad = extension.hdl_fused(student, teacher, ancestors, weights, ctx.temperature,
+                                          REDUCTION_CODES[ctx.reduction], None, False, True)
+        if not torch.equal(grad_loss, torch.ones_like(grad_loss)):
+            grad.mul_(grad_loss.to(grad.dtype))
+        return grad, None, None, None, None, None
+
+
+def hdl_cuda(
+    student_logits: Tensor,
+    teacher_logits: Tensor,
+    ancestors: Tensor,
+    weights: Tensor | None = None,
+    temperature: float = 1.0,
+    reduction: str = "batchmean",
+) -> Tensor:
+    """The HDL on the fused CUDA kernel; same arguments, result and shapes as
+    :func:`hacd_graph.distill.hdl_reference.hdl_reference`.
+
+    Expects the checked, contiguous CUDA inputs that
+    :func:`hacd_graph.distill.hierarchical_distillation_loss` passes (call that instead).
+
+    Raises:
+        RuntimeError: the extension could not be built (the reason says why).
+    """
+    extension, reason = load_extension()
+    if extension is None:
+        raise RuntimeError(reason)
+    return HDLCudaFunction.apply(student_logits, teacher_logits.detach(), ancestors, weights,
+                                 float(temperature), reduction)

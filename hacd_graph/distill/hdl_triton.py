@@ -1,0 +1,425 @@
+r"""The hierarchical distillation loss (HDL) as a fused Triton kernel.
+
+Reads top to bottom: the maths, the element functions, the row kernel, the host side
+(descendant plan, launcher) and the ``autograd.Function``. Same function as
+:func:`hacd_graph.distill.hdl_reference.hdl_reference`; the public entry point is
+:func:`hacd_graph.distill.hierarchical_distillation_loss` with ``backend="triton"``.
+
+The maths, per row ``b`` (dropped below) with :math:`s_a = z_a / T`, :math:`t_a = y_a / T`:
+
+.. math::
+
+    \ell^s_c = \sum_{a \in A[c]} \log\sigma(s_a),\quad q_c = e^{\ell^s_c},\qquad
+    \ell^t_c \text{ and } p_c \text{ likewise from } t
+
+    L_c = T^2 w_c \big(p_c(\ell^t_c - \ell^s_c) + (1-p_c)(\log(1-p_c) - \log(1-q_c))\big)
+
+    g_c = \partial L_c / \partial \ell^s_c = T^2 w_c\,(q_c - p_c) / (1 - q_c)
+
+    \partial L / \partial z_a = \frac{1 - \sigma(s_a)}{T} \sum_{c:\, a \in A[c]} g_c
+
+A program owns a block of ``ROWS`` rows at a time (a persistent grid walks the blocks), so
+that every index it loads serves ``ROWS`` rows. Pass A walks the concepts in chunks of
+``BLOCK_C``; for each ancestor column ``k`` it gathers ``z`` and ``y`` at ``A[c, k]`` (the
+rows are re-read from L1/L2, never expanded into a ``[B, N, K]`` tensor), computes ``L_c``
+and ``g_c`` and writes ``g_c`` to the program's ``[ROWS, N]`` float32 workspace. Pass B is
+the sum over descendants, done as a gather so that no atomics are needed: the table's
+entries ``(c, a)`` are sorted by ``a`` once per table on the host (the *descendant plan*,
+cached), and a segmented scan over that list adds up the ``g_c`` of each segment (one
+segment per ``a``); at a segment's last entry the gradient of ``z_a`` is written. Every
+``N`` works (rows are chunked at all sizes, N = 100,000 included); the workspace is
+``programs x ROWS x N`` floats, capped at 256 MiB.
+
+Numerics (float32 throughout, with no subnormals needed, so flush-to-zero is harmless):
+
+- ``log1p`` on ``[-1/2, 1]`` is a short odd series in ``u = x / (2 + x)``, so the kernel
+  uses only ``exp``, ``log`` and arithmetic and runs unchanged in the interpreter, which has
+  no ``libdevice`` (``log1p``/``expm1``).
+- :math:`\log(1-q)` comes from :math:`v = -\ell^s = \sum_a \mathrm{softplus}(-s_a)` (a sum
+  of positive terms): :math:`\log(-\mathrm{expm1}(-v))` with a series for small ``v`` and
+  :math:`\log1p(-e^{-v})` for large ``v``. When every ancestor has :math:`s_a > 30`,
+  :math:`1-q` is below ``e^{-30}`` and may underflow; there it is
+  :math:`\log \sum_a e^{60 - s_a} - 60`, with the sum kept from the same ``exp`` that the
+  log-sigmoid needs. :math:`\log(1-q)` is floored at ``-127`` (exact for ``|z/T| <= 127``).
+- :math:`g_c` may be as large as :math:`e^{127}` while :math:`1-\sigma(s_a)` is as small
+  as :math:`e^{-127}`; their product is at most :math:`T^2 w_c`. The workspace holds
+  :math:`g_c e^{-56}` and the factor is :math:`(1 - \sigma(s_a)) e^{56}`, each computed
+  without overflow; for :math:`q > 1/2`,
+  :math:`(q-p)/(1-q) = e^{\log(1-p) - \log(1-q)} - 1` avoids :math:`1 - q` itself.
+- NaN logits propagate to the loss and gradient of every concept below them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import triton
+import triton.language as tl
+from torch import Tensor
+
+from hacd_graph.distill.descendant_plan import DescendantPlan, descendant_plan
+
+_SHIFT = tl.constexpr(60.0)  # r_a = exp(60 - s_a) keeps 1 - q representable
+_EXP_NEG_SHIFT = tl.constexpr(8.75651076269652e-27)  # e^-60
+_EXTREME = tl.constexpr(30.0)  # r_a is used only when every s_a of the row exceeds this
+_NOT_EXTREME = tl.constexpr(1e30)  # r_a of an ancestor with s_a <= 30
+_LOG_ONE_MINUS_FLOOR = tl.constexpr(-127.0)
+_GRAD_SHIFT = tl.constexpr(56.0)  # workspace holds g e^-56, the factor is (1 - sigma) e^56
+_EXP_GRAD_SHIFT = tl.constexpr(2.091659496012996e24)  # e^56
+_EXP_NEG_GRAD_SHIFT = tl.constexpr(4.780892883885469e-25)  # e^-56
+_LN2 = tl.constexpr(0.6931471805599453)
+
+LOSS_PER_ELEMENT, LOSS_PER_ROW, LOSS_SKIP = 0, 1, 2
+
+
+# ----------------------------------------------------------------------------- elements
+@triton.jit
+def _log1p_series(x):
+    # log1p(x) = 2 atanh(u), u = x / (2 + x); for x in [-1/2, 1], |u| <= 1/3 and the odd
+    # series 2 (u + u^3/3 + ... + u^15/15) is exact to ~1e-9 relative.
+    u = x / (2.0 + x)
+    u2 = u * u
+    r = 2.0 / 15.0
+    r = 2.0 / 13.0 + u2 * r
+    r = 2.0 / 11.0 + u2 * r
+    r = 2.0 / 9.0 + u2 * r
+    r = 2.0 / 7.0 + u2 * r
+    r = 2.0 / 5.0 + u2 * r
+    r = 2.0 / 3.0 + u2 * r
+    r = 2.0 + u2 * r
+    return u * r
+
+
+@triton.jit
+def _softplus_neg_and_r(s):
+    # softplus(-s) = max(-s, 0) + log1p(e^-|s|) = -log sigma(s), and r = e^(60 - s) for
+    # s > 30 (else a flag value). One exp serves both: its argument is shifted by 60 where
+    # |s| > 30 so that r does not underflow before s ~ 147.
+    a = tl.abs(s)
+    big = a > _EXTREME
+    e = tl.exp(tl.where(big, _SHIFT - a, -a))
+    x = tl.where(big, e * _EXP_NEG_SHIFT, e)  # e^-|s|
+    sp = tl.maximum(-s, 0.0) + _log1p_series(x)
+    r = tl.where(s > _EXTREME, e, _NOT_EXTREME)
+    return sp, r
+
+
+@triton.jit
+def _one_minus_exp_neg(v):
+    # -expm1(-v) = 1 - e^-v for v >= 0: a Taylor series (Horner) below ln 2, where the
+    # subtraction would cancel.
+    r = 1.0 - v * (1.0 / 12.0)
+    r = 1.0 - v * (1.0 / 11.0) * r
+    r = 1.0 - v * (1.0 / 10.0) * r
+    r = 1.0 - v * (1.0 / 9.0) * r
+    r = 1.0 - v * (1.0 / 8.0) * r
+    r = 1.0 - v * (1.0 / 7.0) * r
+    r = 1.0 - v * (1.0 / 6.0) * r
+    r = 1.0 - v * (1.0 / 5.0) * r
+    r = 1.0 - v * (1.0 / 4.0) * r
+    r = 1.0 - v * (1.0 / 3.0) * r
+    r = 1.0 - v * 0.5 * r
+    return tl.where(v < _LN2, v * r, 1.0 - tl.exp(-v))
+
+
+@triton.jit
+def _log_one_minus_marginal(v, r_sum):
+    # log(1 - e^-v) from v = -log(marginal) = sum softplus(-s_a) and r_sum = sum r_a.
+    small_v = tl.log(_one_minus_exp_neg(v))  # v < ln 2: 1 - q <= 1/2 (> 0: some s_a <= 30)
+    large_v = _log1p_series(-tl.exp(-v))  # q < 1/2
+    extreme = tl.log(r_sum) - _SHIFT
+    out = tl.where(v < _LN2, small_v, large_v)
+    out = tl.where(r_sum < 1e25, extreme, out)  # every ancestor has s_a > 30
+    return tl.where(out < _LOG_ONE_MINUS_FLOOR, _LOG_ONE_MINUS_FLOOR, out)  # NaN stays NaN
+
+
+@triton.jit
+def _scaled_one_minus_sigmoid(s):
+    # (1 - sigma(s)) e^56 = exp(log sigma(-s) + 56) without overflow or underflow.
+    sp, _ = _softplus_neg_and_r(-s)
+    n = -sp  # log sigma(-s) <= 0
+    deep = n < -_GRAD_SHIFT
+    e = tl.exp(tl.where(deep, n + _GRAD_SHIFT, n))
+    return tl.where(deep, e, e * _EXP_GRAD_SHIFT)
+
+
+@triton.jit
+def _segmented_add(v1, f1, v2, f2):
+    # Combine of a segmented inclusive sum: f = 1 starts a new segment.
+    return tl.where(f2 != 0, v2, v1 + v2), f1 | f2
+
+
+# ----------------------------------------------------------------------------- the kernel
+@triton.jit
+def _hdl_rows_kernel(
+    student_ptr, teacher_ptr, table_ptr, weights_ptr, grad_out_ptr,
+    loss_ptr, grad_ptr, work_ptr,
+    desc_c_ptr, desc_a_ptr, desc_start_ptr,
+    B, N, K, nnz,
+    inv_t, t_sq, grad_scale,
+    HAS_WEIGHTS: tl.constexpr, HAS_GRAD_OUT: tl.constexpr, LOSS_MODE: tl.constexpr,
+    COMPUTE_GRAD: tl.constexpr, ROWS: tl.constexpr, BLOCK_C: tl.constexpr,
+    BLOCK_E: tl.constexpr,
+):
+    # A program owns ROWS rows at a time: every index it loads (table, descendant list)
+    # serves ROWS rows, which divides the table traffic by ROWS. Tiles are [ROWS, BLOCK].
+    pid = tl.program_id(0)
+    num_programs = tl.num_programs(0)
+    offs_r = tl.arange(0, ROWS)
+    offs_c = tl.arange(0, BLOCK_C)
+    offs_e = tl.arange(0, BLOCK_E)
+    work_rows = work_ptr + (pid.to(tl.int64) * ROWS + offs_r)[:, None] * N  # [ROWS, 1]
+    for row0 in range(pid * ROWS, B, num_programs * ROWS):
+        rows = row0 + offs_r
+        row_ok = (rows < B)[:, None]  # [ROWS, 1]
+        base = rows.to(tl.int64)[:, None] * N  # [ROWS, 1]
+        row_loss = tl.zeros((ROWS, BLOCK_C), tl.float32)
+        # ---- pass A: marginals, loss and g_c for every concept of the rows
+        for c0 in range(0, N, BLOCK_C):
+            c = c0 + offs_c
+            in_row = c < N
+            tile = row_ok & in_row[None, :]
+            v_s = tl.zeros((ROWS, BLOCK_C), tl.float32)  # -ls
+            v_t = tl.zeros((ROWS, BLOCK_C), tl.float32)  # -lt
+            r_s = tl.zeros((ROWS, BLOCK_C), tl.float32)
+            r_t = tl.zeros((ROWS, BLOCK_C), tl.float32)
+            for k in range(K):  # table is stored [K, N]: coalesced index loads
+                a = tl.load(table_ptr + k * N + c, mask=in_row, other=-1)
+                valid = row_ok & (a >= 0)[None, :]
+                at = base + a[None, :]
+                s = tl.load(student_ptr + at, mask=valid, other=0.0).to(tl.float32) * inv_t
+                t = tl.load(teacher_ptr + at, mask=valid, other=0.0).to(tl.float32) * inv_t
+                sp_s, rr_s = _softplus_neg_and_r(s)
+                sp_t, rr_t = _softplus_neg_and_r(t)
+                v_s += tl.where(valid, sp_s, 0.0)
+                v_t += tl.where(valid, sp_t, 0.0)
+                r_s += tl.where(valid, rr_s, 0.0)
+                r_t += tl.where(valid, rr_t, 0.0)
+            ls = -v_s
+            lt = -v_t
+            log1m_q = _log_one_minus_marginal(v_s, r_s)
+            log1m_p = _log_one_minus_marginal(v_t, r_t)
+            q = tl.exp(ls)
+            p = tl.exp(lt)
+            one_minus_p = tl.exp(log1m_p)
+            scale = tl.full((1, BLOCK_C), 1.0, tl.float32) * t_sq
+            if HAS_WEIGHTS:
+                w = tl.load(weights_ptr + c, mask=in_row, other=0.0).to(tl.float32)
+                scale = scale * w[None, :]
+            if LOSS_MODE != 2:
+                first = tl.where(p == 0.0, 0.0, p * (lt - ls))  # 0 log 0 = 0; NaN stays
+                loss = scale * (first + one_minus_p * (log1m_p - log1m_q))
+                loss = tl.where(tile, loss, 0.0)
+                if LOSS_MODE == 0:
+                    tl.store(loss_ptr + base + c[None, :], loss, mask=tile)
+                else:
+                    row_loss += loss
+            if COMPUTE_GRAD:
+                # g e^-56 with g = (q - p) / (1 - q); for q > 1/2 via e^(log(1-p) - log(1-q)) - 1
+                d = log1m_p - log1m_q
+                above = d > _GRAD_SHIFT
+                ratio_big = tl.where(above, tl.exp(d - _GRAD_SHIFT),
+                                     tl.exp(tl.where(above, 0.0, d)) * _EXP_NEG_GRAD_SHIFT)
+                ratio_big = ratio_big - _EXP_NEG_GRAD_SHIFT
+                ratio_small = (q - p) / (1.0 - q) * _EXP_NEG_GRAD_SHIFT
+                g = scale * tl.where(ls > -_LN2, ratio_big, ratio_small)
+                if HAS_GRAD_OUT:
+                    g = g * tl.load(grad_out_ptr + base + c[None, :], mask=tile,
+                                    other=0.0).to(tl.float32)
+                tl.store(work_rows + c[None, :], g, mask=tile)
+        if LOSS_MODE == 1:
+            tl.store(loss_ptr + rows, tl.sum(row_loss, axis=1), mask=rows < B)
+        # ---- pass B: dz_a = (1 - sigma(s_a)) / T * sum over the descendants c of a of g_c
+        if COMPUTE_GRAD:
+            tl.debug_barrier()  # the workspace rows are complete
+            carry = tl.zeros((ROWS,), tl.float32)
+            for e0 in range(0, nnz, BLOCK_E):
+                e = e0 + offs_e
+                in_list = e < nnz
+                desc = tl.load(desc_c_ptr + e, mask=in_list, other=0)
+                start = tl.load(desc_start_ptr + e, mask=in_list, other=1).to(tl.int32)
+                last = tl.load(desc_start_ptr + e + 1, mask=(e + 1) < nnz, other=1) != 0
+                vals = tl.load(work_rows + desc[None, :], mask=row_ok & in_list[None, :],
+                               other=0.0)
+                continued = ((offs_e == 0) & (start == 0))[None, :]  # carry into the chunk
+                vals = tl.where(continued, vals + carry[:, None], vals)
+                starts = tl.broadcast_to(start[None, :], (ROWS, BLOCK_E))
+                sums, _ = tl.associative_scan((vals, starts), 1, _segmented_add)
+                carry = tl.sum(tl.where((offs_e == BLOCK_E - 1)[None, :], sums, 0.0), axis=1)
+                done = in_list & last
+                a = tl.load(desc_a_ptr + e, mask=done, other=0)
+                out = row_ok & done[None, :]
+                at = base + a[None, :]
+                s = tl.load(student_ptr + at, mask=out, other=0.0).to(tl.float32) * inv_t
+                dz = _scaled_one_minus_sigmoid(s) * sums * grad_scale
+                tl.store(grad_ptr + at, dz.to(grad_ptr.dtype.element_ty), mask=out)
+            tl.debug_barrier()  # the next rows may overwrite the workspace
+
+
+# ----------------------------------------------------------------------------- host side
+@dataclass(frozen=True)
+class TritonLaunchConfig:
+    """Tuning knobs of the row kernel (``benchmarks/gpu_check.py`` sweeps them on a GPU).
+
+    Attributes:
+        rows: rows a program processes together (each index load serves them all).
+        block_c: concepts per chunk of pass A (capped at the next power of two >= N).
+        block_e: descendant-list entries per chunk of pass B.
+        num_warps: warps per program.
+        programs_per_sm: persistent programs per streaming multiprocessor on a GPU.
+    """
+
+    rows: int = 2
+    block_c: int = 512
+    block_e: int = 512
+    num_warps: int = 8
+    programs_per_sm: int = 2
+
+
+DEFAULT_CONFIG = TritonLaunchConfig()
+
+
+_WORKSPACE_FLOATS = 2**26  # 256 MiB: caps the persistent grid for very large N
+
+
+def _num_programs(device: torch.device, rows: int, num_concepts: int,
+                  config: TritonLaunchConfig) -> int:
+    blocks = -(-rows // config.rows)
+    if device.type == "cuda":
+        sms = torch.cuda.get_device_properties(device).multi_processor_count
+        fits = _WORKSPACE_FLOATS // (config.rows * num_concepts)
+        return max(1, min(blocks, sms * config.programs_per_sm, fits))
+    return max(1, min(blocks, 2))  # the interpreter: still exercise the persistent loop
+
+
+def hdl_rows(
+    student: Tensor,
+    teacher: Tensor,
+    plan: DescendantPlan,
+    weights: Tensor | None,
+    temperature: float,
+    loss_mode: int,
+    grad_scale: float | None,
+    grad_output: Tensor | None = None,
+    config: TritonLaunchConfig = DEFAULT_CONFIG,
+) -> tuple[Tensor | None, Tensor | None]:
+    """Launch the row kernel once: the loss and/or the gradient of the student logits.
+
+    Args:
+        student, teacher: ``[B, N]`` contiguous logits (any float dtype; float32 math).
+        plan: the :class:`DescendantPlan` of the table.
+        weights: ``[N]`` node weights or ``None``.
+        temperature: ``T > 0``.
+        loss_mode: ``LOSS_PER_ELEMENT`` (``[B, N]`` float32), ``LOSS_PER_ROW`` (``[B]``
+            float32 row sums) or ``LOSS_SKIP``.
+        grad_scale: ``None`` for no gradient, else the factor on ``dL/dz`` (``1/B`` for
+            batchmean, 1 otherwise).
+        grad_output: ``[B, N]`` incoming gradient of a per-element loss, or ``None``.
+        config: launch parameters.
+
+    Returns:
+        ``(loss, grad)``, each ``None`` when not requested; ``grad`` has the student's dtype.
+    """
+    rows, num_concepts = student.shape
+    width = plan.table_t.shape[0]
+    device = student.device
+    programs = _num_programs(device, rows, num_concepts, config)
+    compute_grad = grad_scale is not None
+    work = torch.empty((programs * config.rows if compute_grad else 1, num_concepts),
+                       dtype=torch.float32, device=device)
+    loss = None
+    if loss_mode == LOSS_PER_ELEMENT:
+        loss = torch.empty((rows, num_concepts), dtype=torch.float32, device=device)
+    elif loss_mode == LOSS_PER_ROW:
+        loss = torch.empty((rows,), dtype=torch.float32, device=device)
+    grad = torch.empty_like(student) if compute_grad else None
+    block_c = min(config.block_c, max(16, triton.next_power_of_2(num_concepts)))
+    block_e = min(config.block_e, max(16, triton.next_power_of_2(plan.num_entries)))
+    _hdl_rows_kernel[(programs,)](
+        student, teacher, plan.table_t,
+        work if weights is None else weights,
+        work if grad_output is None else grad_output,
+        work if loss is None else loss,
+        work if grad is None else grad,
+        work,
+        plan.desc_c, plan.desc_a, plan.desc_start,
+        rows, num_concepts, width, plan.num_entries,
+        1.0 / temperature, temperature * temperature,
+        (grad_scale or 0.0) / temperature,
+        HAS_WEIGHTS=weights is not None, HAS_GRAD_OUT=grad_output is not None,
+        LOSS_MODE=loss_mode, COMPUTE_GRAD=compute_grad, ROWS=config.rows,
+        BLOCK_C=block_c, BLOCK_E=block_e, num_warps=config.num_warps,
+    )
+    return loss, grad
+
+
+# ----------------------------------------------------------------------------- autograd
+class HDLTritonFunction(torch.autograd.Function):
+    """Forward computes the loss and, for a scalar loss, the gradient in the same pass;
+    backward is then a scale. For ``"none"`` the backward reruns the kernel with the
+    incoming per-element gradient."""
+
+    @staticmethod
+    def forward(ctx, student, teacher, ancestors, weights, temperature, reduction):
+        plan = descendant_plan(ancestors)
+        rows = student.shape[0]
+        need_grad = ctx.needs_input_grad[0]
+        ctx.reduction = reduction
+        if reduction == "none":
+            loss, _ = hdl_rows(student, teacher, plan, weights, temperature,
+                               LOSS_PER_ELEMENT, None)
+            ctx.plan, ctx.temperature = plan, temperature
+            ctx.save_for_backward(student, teacher, weights)
+            return loss.to(student.dtype)
+        row_scale = 1.0 / rows if reduction == "batchmean" else 1.0
+        row_loss, grad = hdl_rows(student, teacher, plan, weights, temperature,
+                                  LOSS_PER_ROW, row_scale if need_grad else None)
+        ctx.save_for_backward(grad)
+        return (row_loss.sum() * row_scale).to(student.dtype)
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        if ctx.reduction == "none":
+            student, teacher, weights = ctx.saved_tensors
+            _, grad = hdl_rows(student, teacher, ctx.plan, weights, ctx.temperature,
+                               LOSS_SKIP, 1.0, grad_output.float().contiguous())
+        else:
+            (grad,) = ctx.saved_tensors
+            if not torch.equal(grad_output, torch.ones_like(grad_output)):  # loss * c, ...
+                grad = grad * grad_output.to(grad.dtype)
+        return grad, None, None, None, None, None
+
+
+def hdl_triton(
+    student_logits: Tensor,
+    teacher_logits: Tensor,
+    ancestors: Tensor,
+    weights: Tensor | None = None,
+    temperature: float = 1.0,
+    reduction: str = "batchmean",
+) -> Tensor:
+    """The HDL on the Triton kernel; same arguments, result and shapes as
+    :func:`hacd_graph.distill.hdl_reference.hdl_reference`.
+
+    Expects the checked, contiguous inputs that
+    :func:`hacd_graph.distill.hierarchical_distillation_loss` passes (call that instead).
+    float64 logits are computed in float32. Runs on CUDA tensors, and on CPU tensors when
+    Triton's interpreter is on (``TRITON_INTERPRET=1`` when this module is imported).
+    """
+    return HDLTritonFunction.apply(student_logits, teacher_logits.detach(), ancestors,
+                                   weights, float(temperature), reduction)
+
+
+def unavailable_reason(device: torch.device) -> str | None:
+    """``None`` when the Triton backend can run on ``device``, otherwise why it cannot."""
+    if device.type == "cuda":
+        return None if torch.cuda.is_available() else "backend 'triton' needs a CUDA device"
+    if device.type == "cpu":
+        from triton.runtime.interpreter import InterpretedFunction
+
+        if isinstance(_hdl_rows_kernel, InterpretedFunction):
+            return None
+        return ("backend 'triton' runs on CPU tensors only in Triton's interpreter "
+                "(TRITON_INTERPRET=1 set before hacd_graph.distill.hdl_triton is imported)")
+    return f"backend 'triton' does not run on {device.type} tensors"

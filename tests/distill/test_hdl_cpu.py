@@ -1,0 +1,178 @@
+"""The C++ CPU backend against the reference: values and gradients, every dtype and size."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from hacd_graph.distill import hierarchical_distillation_loss
+from hacd_graph.distill.hdl_cpu import HDLFunction, extension_name, load_extension
+from tests.distill.conftest import (
+    AWKWARD_SIZES,
+    DTYPES,
+    GRAD_TOLERANCE,
+    assert_close_scaled,
+    check_against_reference,
+    make_logits,
+)
+
+
+@pytest.fixture(scope="module")
+def extension():
+    module, reason = load_extension()
+    if module is None:
+        pytest.fail(reason)  # a compiler is part of the set-up: not building is a failure
+    return module
+
+
+@pytest.mark.parametrize("num_concepts", AWKWARD_SIZES)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_cpu_matches_reference_sizes_and_dtypes(extension, dag_table, num_concepts, dtype):
+    ancestors = dag_table(num_concepts, 12)
+    student, teacher = make_logits(11, num_concepts, dtype)  # 11 rows: a partial 8-row block
+    check_against_reference("cpu", student, teacher, ancestors, reduction="sum")
+
+
+@pytest.mark.parametrize("reduction", ["batchmean", "sum", "none"])
+@pytest.mark.parametrize("index_dtype", [torch.int32, torch.int64])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_cpu_matches_reference_reductions_weights_temperature(extension, dag_table, reduction,
+                                                              index_dtype, dtype):
+    ancestors = dag_table(1000, 16, max_parents=4, seed=1, dtype=index_dtype)
+    student, teacher = make_logits(17, 1000, dtype, seed=2)
+    weights = torch.rand(1000, generator=torch.Generator().manual_seed(3)) * 2
+    check_against_reference("cpu", student, teacher, ancestors, weights, 2.5, reduction)
+
+
+@pytest.mark.parametrize("reduction", ["batchmean", "none"])
+def test_cpu_tree_fast_path_matches_reference(extension, dag_table, reduction):
+    tree = dag_table(1000, 10, max_parents=1, seed=4)
+    assert extension.table_is_tree(tree)
+    assert not extension.table_is_tree(dag_table(1000, 10, max_parents=3, seed=4))
+    student, teacher = make_logits(9, 1000, seed=5)
+    check_against_reference("cpu", student, teacher, tree, torch.rand(1000), 0.7, reduction)
+
+
+@pytest.mark.parametrize("batch", [1, 8, 13])
+def test_cpu_batch_sizes_and_flat_table(extension, batch):
+    student, teacher = make_logits(batch, 7)
+    check_against_reference("cpu", student, teacher, torch.arange(7).unsqueeze(1))
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("reduction", ["batchmean", "sum", "none"])
+def test_scalar_kernel_matches_reference(extension, dag_table, dtype, reduction):
+    """The portable kernel CPUs without AVX2 run, checked here whatever this CPU has."""
+    ancestors = dag_table(1000, 12)
+    student, teacher = make_logits(5, 1000, dtype)
+    weights = torch.rand(1000, dtype=dtype)
+    ref = hierarchical_distillation_loss(student, teacher, ancestors, weights, 1.3, reduction,
+                                         backend="torch")
+    loss, grad = extension.hdl_fused_cpu_scalar(student, teacher, ancestors, weights, 1.3,
+                                                {"none": 0, "sum": 1, "batchmean": 2}[reduction],
+                                                None, True, reduction != "none")
+    assert_close_scaled(loss, ref, GRAD_TOLERANCE[dtype], "scalar loss")
+    if reduction != "none":
+        leaf = student.clone().requires_grad_(True)
+        hierarchical_distillation_loss(leaf, teacher, ancestors, weights, 1.3, reduction,
+                                       backend="torch").backward()
+        assert_close_scaled(grad, leaf.grad, GRAD_TOLERANCE[dtype], "scalar gradient")
+
+
+@pytest.mark.parametrize("reduction", ["batchmean", "sum", "none"])
+def test_cpu_gradcheck_float64(extension, dag_table, reduction):
+    ancestors = dag_table(9, 4)
+    student, teacher = make_logits(3, 9, torch.float64)
+    weights = torch.rand(9, dtype=torch.float64) + 0.5
+    assert torch.autograd.gradcheck(
+        lambda z: hierarchical_distillation_loss(z, teacher, ancestors, weights, 1.5, reduction,
+                                                 backend="cpu"),
+        (student.requires_grad_(True),),
+    )
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_cpu_logits_up_to_100_stay_finite_and_right(extension, dag_table, dtype):
+    """At |z| = 100 float32 needs subnormals and a scaled gradient; compare with float64."""
+    ancestors = dag_table(60, 6)
+    signs = torch.randint(0, 2, (9, 60), generator=torch.Generator().manual_seed(0)) * 2 - 1
+    mixed = torch.randn(9, 60, generator=torch.Generator().manual_seed(1)) * 100
+    for student64, teacher64 in ((100.0 * signs, -100.0 * signs), (mixed, mixed.flip(0))):
+        student64, teacher64 = student64.double(), teacher64.double().clamp(-100, 100)
+        student64 = student64.clamp(-100, 100)
+        expected = hierarchical_distillation_loss(student64.requires_grad_(True), teacher64,
+                                                  ancestors, reduction="sum", backend="torch")
+        expected.backward()
+        student = student64.detach().to(dtype).requires_grad_(True)
+        loss = hierarchical_distillation_loss(student, teacher64.to(dtype), ancestors,
+                                              reduction="sum", backend="cpu")
+        loss.backward()
+        assert torch.isfinite(loss) and torch.isfinite(student.grad).all()
+        assert_close_scaled(loss, expected, 1e-4 if dtype == torch.float32 else 2e-2, "loss")
+        assert_close_scaled(student.grad, student64.grad,
+                            1e-4 if dtype == torch.float32 else 2e-2, "grad")
+
+
+def test_cpu_nan_logits_propagate(extension, dag_table):
+    ancestors = dag_table(7, 4, shuffle_rows=False)
+    student, teacher = make_logits(9, 7)
+    teacher[4, 0] = float("nan")
+    elements = hierarchical_distillation_loss(student, teacher, ancestors, reduction="none",
+                                              backend="cpu")
+    assert torch.isnan(elements[4]).all()
+    assert torch.isfinite(elements[torch.arange(9) != 4]).all()
+    assert torch.isnan(hierarchical_distillation_loss(student, teacher, ancestors,
+                                                      backend="cpu"))
+
+
+def test_cpu_backward_scales_and_survives_retained_graphs(extension, dag_table):
+    ancestors = dag_table(100, 6)
+    student, teacher = make_logits(10, 100)
+    leaf = student.clone().requires_grad_(True)
+    loss = hierarchical_distillation_loss(leaf, teacher, ancestors, backend="cpu")
+    (3 * loss).backward(retain_graph=True)
+    first = leaf.grad.clone()
+    loss.backward()  # second pass through the retained graph recomputes the gradient
+    torch.testing.assert_close(leaf.grad, first * 4 / 3)
+    ref = student.clone().requires_grad_(True)
+    hierarchical_distillation_loss(ref, teacher, ancestors, backend="torch").backward()
+    assert_close_scaled(first, 3 * ref.grad, 2e-5, "scaled gradient")
+
+
+def test_cpu_without_grad_skips_the_gradient(extension, dag_table):
+    ancestors = dag_table(100, 6)
+    student, teacher = make_logits(4, 100)
+    with torch.no_grad():
+        loss = hierarchical_distillation_loss(student, teacher, ancestors, backend="cpu")
+    assert loss.grad_fn is None and torch.isfinite(loss)
+    assert HDLFunction is not None
+
+
+def test_extension_name_hashes_the_sources():
+    name = extension_name()
+    assert name.startswith("hacd_hdl_cpu_") and name == extension_name()
+
+
+def test_extension_reports_its_isa(extension):
+    assert extension.cpu_isa() in ("avx2", "scalar")
+    assert extension.WITH_CUDA is False
+
+
+def test_extension_rejects_bad_arguments(extension, dag_table):
+    ancestors = dag_table(7, 4)
+    student, teacher = make_logits(2, 7)
+    with pytest.raises(RuntimeError, match="needs grad_output"):
+        extension.hdl_fused(student, teacher, ancestors, None, 1.0, 0, None, True, True)
+    with pytest.raises(RuntimeError, match="one dtype"):
+        extension.hdl_fused(student, teacher.double(), ancestors, None, 1.0, 1, None, True, True)
+    with pytest.raises(RuntimeError, match="contiguous"):
+        extension.hdl_fused(student.t().contiguous().t(), teacher, ancestors, None, 1.0, 1, None,
+                            True, True)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("num_concepts", [32768, 100_000])
+def test_cpu_matches_reference_large_n(extension, dag_table, num_concepts):
+    ancestors = dag_table(num_concepts, 16)
+    student, teacher = make_logits(9, num_concepts)
+    check_against_reference("cpu", student, teacher, ancestors, reduction="batchmean")
