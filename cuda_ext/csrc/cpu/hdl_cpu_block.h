@@ -40,7 +40,7 @@ struct HdlBlockArgs {
   float* work;              // scratch of hdl_block_work_floats(n) floats, 32-byte aligned
 };
 
-// Floats of scratch one call needs: 48 per concept (rounded up to 8 concepts), plus 8 for
+// Floats of scratch one call needs: 32 per concept (rounded up to 8 concepts), plus 8 for
 // the loss elements of reduction none and 8 for grad_output.
 int64_t hdl_block_work_floats(int64_t n, bool loss_elements, bool grad_output);
 

@@ -25,8 +25,8 @@
 #include "hdl_cpu_block.h"
 
 int64_t hdl_block_work_floats(int64_t n, bool loss_elements, bool grad_output) {
-  const int64_t n8 = (n + 7) / 8 * 8;  // st, lst [n8][16]; d, acc [, loss] [, grad_output] [n8][8]
-  return (48 + (loss_elements ? 8 : 0) + (grad_output ? 8 : 0)) * n8;
+  const int64_t n8 = (n + 7) / 8 * 8;  // st [n8][16]; d, acc [, loss] [, grad_output] [n8][8]
+  return (32 + (loss_elements ? 8 : 0) + (grad_output ? 8 : 0)) * n8;
 }
 
 #if defined(__x86_64__) || defined(_M_X64)
@@ -297,9 +297,8 @@ double hdl_block_avx2(const HdlBlockArgs& args) {
   const int64_t n8 = (n + 7) / 8 * 8;
   const int rows = args.rows;
   const bool want_grad = args.grad != nullptr;
-  float* st = args.work;          // [n8][16]: s (lanes 0-7) then t (lanes 8-15); later g
-  float* lst = st + 16 * n8;      // [n8][16]: ls then lt (DAG tables)
-  float* dsig = lst + 16 * n8;    // [n8][8]: sigma(-z / T) / T * 2^64
+  float* st = args.work;          // [n8][16]: s (lanes 0-7) then t (lanes 8-15); tree: g
+  float* dsig = st + 16 * n8;     // [n8][8]: sigma(-z / T) / T * 2^64
   float* acc = dsig + 8 * n8;     // [n8][8]: dL/dls * 2^-64 summed over descendants
   float* loss_el = acc + 8 * n8;  // [n8][8], only with args.loss_elements
   float* gout = loss_el + (args.loss_elements != nullptr ? 8 * n8 : 0);  // [n8][8]
@@ -331,10 +330,16 @@ double hdl_block_avx2(const HdlBlockArgs& args) {
     }
   }
 
-  // 2. log-marginals, loss, dL/dls, and the sum over descendants, as three loops so that
-  // the math of consecutive concepts overlaps (one fused loop is latency-bound).
+  // 2. log-marginals, loss, dL/dls and the sum over descendants, kChunk concepts at a time:
+  //   a. gather the chunk's log-marginals into a small L1 buffer (one load per index);
+  //   b. the chunk's math, two concepts in lockstep: independent chains overlap, where one
+  //      fused loop per concept was latency-bound;
+  //   c. scatter the chunk's dL/dls (one load-add-store per index).
+  // The hot set is then s/t and acc (24 floats per concept and row block). For a tree, (a)
+  // is ls[c] = s[c] + ls[parent] over the whole table first (parents first, in place) and
+  // (c) is acc[parent] += acc[c] at the end (children first).
   const bool tree = args.tree_parent != nullptr;
-  if (tree) {  // 2a (tree). ls[c] = s[c] + ls[parent], parents first, in place
+  if (tree) {
     for (int64_t i = 0; i < n; ++i) {
       const int32_t c = args.tree_order[i], parent = args.tree_parent[c];
       if (parent < 0) continue;
@@ -343,85 +348,90 @@ double hdl_block_avx2(const HdlBlockArgs& args) {
       _mm256_store_ps(dst, _mm256_add_ps(_mm256_load_ps(dst), _mm256_load_ps(src)));
       _mm256_store_ps(dst + 8, _mm256_add_ps(_mm256_load_ps(dst + 8), _mm256_load_ps(src + 8)));
     }
-  } else {  // 2a (DAG). ls[c] = sum of s over A[c]: one vector load per ancestor index
-    for (int64_t c = 0; c < n; ++c) {
-      v8 ls0 = _mm256_setzero_ps(), lt0 = _mm256_setzero_ps();
-      v8 ls1 = _mm256_setzero_ps(), lt1 = _mm256_setzero_ps();
-      const int32_t* k = args.col + args.row_ptr[c];
-      const int32_t* end = args.col + args.row_ptr[c + 1];
-      for (; k + 1 < end; k += 2) {  // two chains of adds: half the latency
-        const float* src0 = st + 16 * static_cast<int64_t>(k[0]);
-        const float* src1 = st + 16 * static_cast<int64_t>(k[1]);
-        ls0 = _mm256_add_ps(ls0, _mm256_load_ps(src0));
-        lt0 = _mm256_add_ps(lt0, _mm256_load_ps(src0 + 8));
-        ls1 = _mm256_add_ps(ls1, _mm256_load_ps(src1));
-        lt1 = _mm256_add_ps(lt1, _mm256_load_ps(src1 + 8));
-      }
-      if (k < end) {
-        const float* src0 = st + 16 * static_cast<int64_t>(k[0]);
-        ls0 = _mm256_add_ps(ls0, _mm256_load_ps(src0));
-        lt0 = _mm256_add_ps(lt0, _mm256_load_ps(src0 + 8));
-      }
-      _mm256_store_ps(lst + 16 * c, _mm256_add_ps(ls0, ls1));
-      _mm256_store_ps(lst + 16 * c + 8, _mm256_add_ps(lt0, lt1));
-    }
-    for (int64_t c = n; c < n8; ++c) {  // 2b reads concepts in pairs: define the padding
-      _mm256_store_ps(lst + 16 * c, _mm256_setzero_ps());
-      _mm256_store_ps(lst + 16 * c + 8, _mm256_setzero_ps());
-    }
   }
-  // 2b. loss and g = dL/dls per concept (g overwrites s, t: no longer needed).
-  const float* marginals = tree ? st : lst;
+  constexpr int64_t kChunk = 64;
+  alignas(32) float marginal_chunk[kChunk][16];  // ls then lt (DAG tables)
+  alignas(32) float grad_chunk[kChunk][8];       // g = dL/dls (DAG tables)
   const bool sum_loss = args.loss_elements == nullptr;
   const v8 t2 = set1(args.loss_scale);
   const v8 grad_scale = set1(args.grad_scale);
   __m256d total_lo = _mm256_setzero_pd(), total_hi = _mm256_setzero_pd();
-  for (int64_t c0 = 0; c0 < n; c0 += 64) {
-    v8 partial = _mm256_setzero_ps();  // flushed to double every 64 concepts
-    const int64_t c_end = c0 + 64 < n ? c0 + 64 : n;
-    for (int64_t c = c0; c < c_end; c += 2) {  // two concepts in lockstep (n8 is even)
+  for (int64_t c0 = 0; c0 < n; c0 += kChunk) {
+    const int64_t count = c0 + kChunk < n ? kChunk : n - c0;
+    if (!tree) {  // a.
+      for (int64_t i = 0; i < count; ++i) {
+        v8 ls0 = _mm256_setzero_ps(), lt0 = _mm256_setzero_ps();
+        v8 ls1 = _mm256_setzero_ps(), lt1 = _mm256_setzero_ps();
+        const int32_t* k = args.col + args.row_ptr[c0 + i];
+        const int32_t* end = args.col + args.row_ptr[c0 + i + 1];
+        for (; k + 1 < end; k += 2) {  // two chains of adds: half the latency
+          const float* src0 = st + 16 * static_cast<int64_t>(k[0]);
+          const float* src1 = st + 16 * static_cast<int64_t>(k[1]);
+          ls0 = _mm256_add_ps(ls0, _mm256_load_ps(src0));
+          lt0 = _mm256_add_ps(lt0, _mm256_load_ps(src0 + 8));
+          ls1 = _mm256_add_ps(ls1, _mm256_load_ps(src1));
+          lt1 = _mm256_add_ps(lt1, _mm256_load_ps(src1 + 8));
+        }
+        if (k < end) {
+          const float* src0 = st + 16 * static_cast<int64_t>(k[0]);
+          ls0 = _mm256_add_ps(ls0, _mm256_load_ps(src0));
+          lt0 = _mm256_add_ps(lt0, _mm256_load_ps(src0 + 8));
+        }
+        _mm256_store_ps(marginal_chunk[i], _mm256_add_ps(ls0, ls1));
+        _mm256_store_ps(marginal_chunk[i] + 8, _mm256_add_ps(lt0, lt1));
+      }
+      if (count % 2 == 1) {  // b. reads concepts in pairs: define the padding
+        _mm256_store_ps(marginal_chunk[count], _mm256_setzero_ps());
+        _mm256_store_ps(marginal_chunk[count] + 8, _mm256_setzero_ps());
+      }
+    }
+    v8 partial = _mm256_setzero_ps();  // flushed to double once per chunk
+    for (int64_t i = 0; i < count; i += 2) {  // b. (for a tree, st has n8 >= c0 + i + 2 rows)
       v8 ls[2], lt[2], scale[2], loss[2], dls[2];
       for (int u = 0; u < 2; ++u) {
-        ls[u] = _mm256_load_ps(marginals + 16 * (c + u));
-        lt[u] = _mm256_load_ps(marginals + 16 * (c + u) + 8);
-        const bool real = c + u < n;
-        scale[u] = args.weights == nullptr || !real ? t2
-                                                    : _mm256_mul_ps(t2, set1(args.weights[c + u]));
+        const float* src = tree ? st + 16 * (c0 + i + u) : marginal_chunk[i + u];
+        ls[u] = _mm256_load_ps(src);
+        lt[u] = _mm256_load_ps(src + 8);
+        const bool real = i + u < count;
+        scale[u] = args.weights == nullptr || !real
+                       ? t2 : _mm256_mul_ps(t2, set1(args.weights[c0 + i + u]));
       }
       binary_kl<2>(ls, lt, scale, loss, dls);
-      for (int u = 0; u < 2 && c + u < n; ++u) {
+      for (int u = 0; u < 2 && i + u < count; ++u) {
+        const int64_t c = c0 + i + u;
         if (sum_loss) {
           partial = _mm256_add_ps(partial, loss[u]);  // lanes past `rows` dropped at the end
         } else {
-          _mm256_store_ps(loss_el + 8 * (c + u), loss[u]);
+          _mm256_store_ps(loss_el + 8 * c, loss[u]);
         }
         if (!want_grad) continue;
         v8 g = _mm256_mul_ps(dls[u], grad_scale);
-        if (args.grad_output != nullptr) g = _mm256_mul_ps(g, _mm256_load_ps(gout + 8 * (c + u)));
-        _mm256_store_ps(st + 16 * (c + u), g);
+        if (args.grad_output != nullptr) g = _mm256_mul_ps(g, _mm256_load_ps(gout + 8 * c));
+        _mm256_store_ps(tree ? st + 16 * c : grad_chunk[i + u], g);  // tree: s, t are done
       }
     }
     total_lo = _mm256_add_pd(total_lo, _mm256_cvtps_pd(_mm256_castps256_ps128(partial)));
     total_hi = _mm256_add_pd(total_hi, _mm256_cvtps_pd(_mm256_extractf128_ps(partial, 1)));
+    if (want_grad && !tree) {  // c.
+      for (int64_t i = 0; i < count; ++i) {
+        const v8 g = _mm256_load_ps(grad_chunk[i]);
+        for (int32_t j = args.row_ptr[c0 + i]; j < args.row_ptr[c0 + i + 1]; ++j) {
+          float* dst = acc + 8 * static_cast<int64_t>(args.col[j]);
+          _mm256_store_ps(dst, _mm256_add_ps(_mm256_load_ps(dst), g));
+        }
+      }
+    }
   }
-  // 2c. acc[a] = sum of g over the concepts whose rows hold a (descendants and a itself).
-  if (want_grad && tree) {  // children before parents: acc[c] is complete when c is reached
+  if (want_grad && tree) {  // c. (tree): children first, so acc[c] is complete at c
     for (int64_t i = n - 1; i >= 0; --i) {
       const int32_t c = args.tree_order[i], parent = args.tree_parent[c];
       float* mine = acc + 8 * static_cast<int64_t>(c);
-      const v8 total = _mm256_add_ps(_mm256_load_ps(mine), _mm256_load_ps(st + 16 * static_cast<int64_t>(c)));
+      const v8 total = _mm256_add_ps(_mm256_load_ps(mine),
+                                     _mm256_load_ps(st + 16 * static_cast<int64_t>(c)));
       _mm256_store_ps(mine, total);
       if (parent < 0) continue;
       float* dst = acc + 8 * static_cast<int64_t>(parent);
       _mm256_store_ps(dst, _mm256_add_ps(_mm256_load_ps(dst), total));
-    }
-  } else if (want_grad) {  // one load-add-store per ancestor index
-    for (int64_t c = 0; c < n; ++c) {
-      const v8 g = _mm256_load_ps(st + 16 * c);
-      for (int32_t i = args.row_ptr[c]; i < args.row_ptr[c + 1]; ++i) {
-        float* dst = acc + 8 * static_cast<int64_t>(args.col[i]);
-        _mm256_store_ps(dst, _mm256_add_ps(_mm256_load_ps(dst), g));
-      }
     }
   }
 
