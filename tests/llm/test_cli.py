@@ -1,0 +1,21 @@
+import json
+
+from hacd_graph.cli import build_parser, main
+
+
+def test_llm_group_is_registered():
+    args = build_parser().parse_args(["llm", "build-default", "--meta", "m", "--steps", "2"])
+    assert args.steps == 2 and args.concepts and callable(args.func)
+
+
+def test_build_default_then_sample(tmp_path, meta_dir, capsys):
+    argv = ["llm", "build-default", "--meta", str(meta_dir), "--cache", str(tmp_path),
+            "--steps", "2", "--caption-limit", "300", "--no-concepts"]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    summary = json.loads(out[out.index("{\n"):])
+    assert summary["layers"] == 4 and summary["hidden_size"] == 128
+    assert main(["llm", "sample", "--build", summary["path"], "--prompt", "A dog", "--n", "2",
+                 "--max-new-tokens", "5"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 2 and all(line.startswith("A dog") for line in lines)
