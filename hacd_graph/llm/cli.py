@@ -1,35 +1,39 @@
 """``hacd-graph llm ...``: build the embedded default LLM and sample from it.
 
     hacd-graph llm build-default --meta ../shared/data/meta [--cache DIR] [--steps N]
+        [--generated 500] [--no-concepts]
     hacd-graph llm sample --build DIR --prompt "A dog"
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 from pathlib import Path
-
-
-def _concept_names() -> list[str]:
-    from hacd_graph.ach import build_ach
-
-    return list(build_ach().names)
 
 
 def _build_default(args: argparse.Namespace) -> int:
     import torch
 
-    from hacd_graph.llm.corpus import build_corpus
-    from hacd_graph.llm.default_llm import DefaultLLMConfig, build_default_llm
+    from hacd_graph.llm.corpus import default_corpus
+    from hacd_graph.llm.default_llm import DefaultLLMConfig, build_default_llm, default_cache_dir
 
     if args.threads:
         torch.set_num_threads(args.threads)
     config = DefaultLLMConfig()
+    fields = {f.name: f.type for f in dataclasses.fields(config)}
+    for item in args.set:
+        key, sep, value = item.partition("=")
+        if not sep or key not in fields:
+            raise SystemExit(f"--set {item!r}: expected KEY=VALUE with KEY one of "
+                             f"{sorted(fields)}")
+        kind = {"float": float, "bool": lambda v: v.lower() in ("1", "true", "yes")}
+        setattr(config, key, kind.get(fields[key], int)(value))
     if args.steps is not None:
         config.steps = args.steps
-    names = _concept_names() if args.concepts else []
-    corpus = build_corpus(args.meta, concept_names=names, limit=args.caption_limit)
+    cache = args.cache if args.cache is not None else default_cache_dir()
+    corpus = default_corpus(args.meta, cache, args.generated, args.concepts, args.caption_limit)
     print(f"corpus: {len(corpus)} texts {corpus.counts}")
     built = build_default_llm(corpus, config, args.cache, rebuild=args.rebuild)
     info = built.info
@@ -67,8 +71,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     build.add_argument("--cache", type=Path, default=None,
                        help="cache root (default ~/.cache/hacd_graph/llm)")
     build.add_argument("--steps", type=int, default=None, help="pre-training steps")
+    build.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                       help="override a DefaultLLMConfig setting, e.g. --set hidden_size=256")
     build.add_argument("--caption-limit", type=int, default=None,
                        help="use at most this many real captions")
+    build.add_argument("--generated", type=int, default=500,
+                       help="synthetic scenes whose captions, descriptions and QA join the "
+                       "corpus (0: none)")
     build.add_argument("--no-concepts", dest="concepts", action="store_false",
                        help="leave the core hierarchy's concept names out of the corpus")
     build.add_argument("--threads", type=int, default=None, help="torch CPU threads")

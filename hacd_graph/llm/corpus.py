@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import json
+import os
+import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -120,3 +123,69 @@ def build_corpus(
         raise ValueError("the text corpus is empty: give meta_dir, generated texts or "
                          "concept names")
     return corpus
+
+
+GENERATED_SEED = 90_001  # a seed of its own: no pipeline clip's text is seen in pre-training
+
+
+def _generator_code_digest() -> str:
+    """Digest of the generator's and text targets' source, so edits there refresh caches."""
+    import hacd_graph.data.synth as synth
+    import hacd_graph.data.text as text
+
+    h = hashlib.sha256()
+    for package in (synth, text):
+        for path in sorted(Path(package.__file__).parent.glob("*.py")):
+            h.update(path.name.encode())
+            h.update(path.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def generated_texts(num_clips: int, cache_dir: str | Path, seed: int = GENERATED_SEED,
+                    progress: bool = True) -> list[str]:
+    """Captions, descriptions and QA of ``num_clips`` synthetic scenes (``hacd_graph.data``).
+
+    Scenes are rendered to get their records (the text comes from the record), which costs
+    a fraction of a second each, so the texts are cached as JSON under ``cache_dir``, keyed
+    by ``num_clips``, ``seed`` and the generator's source code. A QA pair becomes
+    ``"question answer"``.
+    """
+    from tqdm.auto import tqdm
+
+    path = Path(cache_dir) / f"generated-{num_clips}-{seed}-{_generator_code_digest()}.json"
+    if path.is_file():
+        return json.loads(path.read_text())
+    from hacd_graph.data.synth.scene import generate
+    from hacd_graph.data.text.targets import text_targets
+
+    texts: list[str] = []
+    for index in tqdm(range(num_clips), desc="generated texts", disable=not progress):
+        _, record = generate(seed, index)
+        targets = text_targets(record)
+        texts.extend(targets["captions"])
+        texts.append(targets["description"])
+        texts.extend(f"{qa['question']} {qa['answer']}" for qa in targets["qa"])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".generated.", suffix=".json")
+    with os.fdopen(fd, "w") as f:
+        json.dump(texts, f)
+    os.replace(tmp, path)
+    return texts
+
+
+def core_concept_names() -> list[str]:
+    """Names of the concepts of the embedded core hierarchy (``hacd_graph.ach``)."""
+    from hacd_graph.ach import build_ach
+
+    return list(build_ach().names)
+
+
+def default_corpus(meta_dir: str | Path | None, cache_dir: str | Path,
+                   generated_clips: int = 500, concepts: bool = True,
+                   caption_limit: int | None = None, progress: bool = True) -> TextCorpus:
+    """The default LLM's corpus: real captions, ``generated_clips`` scenes' texts, and the
+    core hierarchy's concept names (each part optional)."""
+    generated = (generated_texts(generated_clips, cache_dir, progress=progress)
+                 if generated_clips else [])
+    names = core_concept_names() if concepts else []
+    return build_corpus(meta_dir, generated, names, limit=caption_limit)

@@ -38,23 +38,24 @@ def load_causal_lm(name_or_path: str, dtype: str = "float32",
     return model.eval(), tokenizer
 
 
-def load_llm(cfg: Any, concept_names: Any = (), generated_texts: Any = (),
-             progress: bool = True) -> tuple[PreTrainedModel, Any]:
+def load_llm(cfg: Any, progress: bool = True) -> tuple[PreTrainedModel, Any]:
     """Return (model, tokenizer) for an ``llm`` config node (``configs/llm/*.yaml``).
 
-    ``name: default`` builds (or loads from the cache) the embedded default LLM on the
-    captions under ``meta_dir`` plus ``generated_texts`` and ``concept_names``, with the
-    sizes under ``default``; any other ``name`` is a hub id or local folder for
+    ``name: default`` builds (or loads from the cache) the embedded default LLM on
+    :func:`~hacd_graph.llm.corpus.default_corpus` (captions under ``meta_dir``,
+    ``generated_clips`` synthetic scenes' texts, the core concept names if ``concepts``)
+    with the sizes under ``default``; any other ``name`` is a hub id or local folder for
     :func:`load_causal_lm`.
     """
-    from hacd_graph.llm.corpus import build_corpus
-    from hacd_graph.llm.default_llm import DefaultLLMConfig, build_default_llm
+    from hacd_graph.llm.corpus import default_corpus
+    from hacd_graph.llm.default_llm import DefaultLLMConfig, build_default_llm, default_cache_dir
 
     if cfg["name"] != "default":
         return load_causal_lm(cfg["name"], dtype=cfg.get("dtype", "float32"),
                               trust_remote_code=cfg.get("trust_remote_code", False))
-    corpus = build_corpus(cfg.get("meta_dir"), generated_texts, concept_names,
-                          limit=cfg.get("caption_limit"))
+    cache = cfg.get("cache_dir") or default_cache_dir()
+    corpus = default_corpus(cfg.get("meta_dir"), cache, cfg.get("generated_clips", 500),
+                            cfg.get("concepts", True), cfg.get("caption_limit"), progress)
     built = build_default_llm(corpus, DefaultLLMConfig(**dict(cfg.get("default") or {})),
-                              cfg.get("cache_dir"), progress=progress)
+                              cache, progress=progress)
     return built.model, built.tokenizer

@@ -13,7 +13,7 @@ from hacd_graph.llm.lora import LoraSettings, apply_lora
 
 from .conftest import CONCEPT_DIM, FAMILIES, make_audio, make_bridge, make_llm
 
-PROMPTS = ["<audio> Describe the sound.", "Listen: <audio> What is it?"]
+PROMPTS = ["<audio> Describe the sound.", "Listen carefully: <audio> What is making this sound?"]
 TARGETS = ["A dog barks and a man speaks nearby.", "Rain falls."]
 
 
@@ -90,12 +90,12 @@ def test_generate_with_audio_left_padded(family, tiny_tokenizer_factory):
     assert out.shape == (2, width + 5)
     assert torch.equal(out[:, :width], batch["input_ids"])
     assert not (out[:, width:] == model.audio_token_id).any()
-    for b in range(2):
-        one = processor(PROMPTS[b:b + 1])
-        alone = model.generate(**one, audio_features=audio[b:b + 1],
-                               concept_embeddings=concepts, concept_probs=probs[b:b + 1],
-                               **kwargs)
-        assert torch.equal(alone[0, one["input_ids"].shape[1]:], out[b, width:])
+    # the shorter, left-padded prompt continues as it does alone
+    one = processor(PROMPTS[:1])
+    assert one["input_ids"].shape[1] < width
+    alone = model.generate(**one, audio_features=audio[:1], concept_embeddings=concepts,
+                           concept_probs=probs[:1], **kwargs)
+    assert torch.equal(alone[0, one["input_ids"].shape[1]:], out[0, width:])
 
 
 def test_placeholder_count_mismatch_is_a_value_error(tiny_tokenizer_factory):
@@ -118,6 +118,25 @@ def test_hidden_size_mismatch_and_text_only_batches(tiny_tokenizer_factory):
     assert model.audio_token_id == len(tok)
     ids = tok(["a dog barks"], return_tensors="pt")
     torch.testing.assert_close(model(**ids).logits[..., :-1], llm(**ids).logits[..., :-1])
+
+
+def test_mlp_bridge_plugs_in_the_same_way(tiny_tokenizer_factory):
+    from hacd_graph.bridge import BridgeConfig, MLPBridge
+
+    tok = tiny_tokenizer_factory()
+    llm = make_llm("llama", len(tok))
+    bridge = MLPBridge(BridgeConfig(audio_dim=12, concept_dim=CONCEPT_DIM, llm_hidden_size=32,
+                                    num_queries=4, num_heads=1, hidden_size=16,
+                                    bridge_type="mlp"))
+    head = GraphConceptHead(ConceptHeadConfig(32, CONCEPT_DIM))
+    model = attach_bridge(llm, bridge, tokenizer=tok, concept_head=head, summary="last_token")
+    batch = AudioPromptProcessor.from_model(tok, model)(PROMPTS, TARGETS)
+    audio, concepts, probs = make_audio(2)
+    out = model(**batch, audio_features=audio, concept_embeddings=concepts,
+                concept_probs=probs)
+    out.loss.backward()
+    assert bridge.input_projection.weight.grad.abs().sum() > 0
+    assert out.concept_logits.shape == (2, 9)
 
 
 def test_summary_positions():
@@ -156,6 +175,11 @@ def test_save_and_load_with_lora_adapter(tmp_path, family, tiny_tokenizer_factor
         b = loaded(**batch, audio_features=audio, concept_embeddings=concepts,
                    concept_probs=probs)
     assert torch.equal(a.logits, b.logits) and torch.equal(a.concept_logits, b.concept_logits)
+    prompt = AudioPromptProcessor.from_model(tok, model)(PROMPTS[:1], padding_side="left")
+    kwargs = dict(audio_features=audio[:1], concept_embeddings=concepts,
+                  concept_probs=probs[:1], max_new_tokens=3, do_sample=False,
+                  pad_token_id=tok.pad_token_id, eos_token_id=None)
+    assert torch.equal(model.generate(**prompt, **kwargs), loaded.generate(**prompt, **kwargs))
 
 
 def test_save_and_load_full_llm(tmp_path, tiny_tokenizer_factory):

@@ -43,9 +43,9 @@ def test_import_bridge_into_llm_of_another_hidden_size(tmp_path, tiny_tokenizer_
     # 3. re-align only the output projection
     frozen = {n: p.detach().clone() for n, p in model.named_parameters()
               if not n.startswith("bridge.output_projection.")}
-    losses = realign_bridge(model, [batch], steps=20, lr=3e-2)
+    losses = realign_bridge(model, [batch], steps=10, lr=1e-1)
     # (a random tiny LM's logits are small, so its loss cannot fall far below log V = 6)
-    assert len(losses) == 20 and losses[-1] < losses[0] - 0.1
+    assert len(losses) == 10 and losses[-1] < losses[0] - 0.1
     for n, p in model.named_parameters():
         if n in frozen:
             assert torch.equal(p, frozen[n]), n

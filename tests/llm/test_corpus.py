@@ -1,6 +1,13 @@
 import pytest
 
-from hacd_graph.llm.corpus import TextCorpus, build_corpus, read_caption_csvs
+from hacd_graph.llm.corpus import (
+    TextCorpus,
+    build_corpus,
+    core_concept_names,
+    default_corpus,
+    generated_texts,
+    read_caption_csvs,
+)
 
 
 def test_reads_audiocaps_and_clotho_captions(meta_dir):
@@ -33,3 +40,23 @@ def test_corpus_deduplicates_and_hashes(meta_dir):
     assert other.digest() != corpus.digest()
     with pytest.raises(ValueError, match="empty"):
         build_corpus(None)
+
+
+def test_generated_texts_are_cached(tmp_path):
+    texts = generated_texts(2, tmp_path, progress=False)
+    # per clip: 5 captions, 1 description, 8 QA pairs
+    assert len(texts) == 2 * (5 + 1 + 8)
+    assert any(t.startswith("General category:") for t in texts)
+    cached = list(tmp_path.glob("generated-2-*.json"))
+    assert len(cached) == 1
+    cached[0].write_text('["from the cache"]')
+    assert generated_texts(2, tmp_path) == ["from the cache"]
+
+
+def test_default_corpus_has_all_three_sources(tmp_path, meta_dir):
+    names = core_concept_names()
+    assert len(names) > 500 and "Speech" in names
+    corpus = default_corpus(meta_dir, tmp_path, generated_clips=1, caption_limit=50,
+                            progress=False)
+    assert corpus.counts["captions"] == 50
+    assert 0 < corpus.counts["generated"] <= 14 and corpus.counts["concepts"] > 500

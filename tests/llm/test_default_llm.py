@@ -3,7 +3,7 @@ import json
 import pytest
 import torch
 
-from hacd_graph.llm.corpus import build_corpus
+from hacd_graph.llm.corpus import build_corpus, default_corpus
 from hacd_graph.llm.default_llm import DefaultLLMConfig, build_default_llm, load_default_llm
 from hacd_graph.llm.loading import load_llm
 
@@ -38,18 +38,22 @@ def test_tiny_build_is_cached_by_corpus_and_settings(tmp_path, meta_dir):
     assert DefaultLLMConfig(**TINY).tokenizer_key(smaller) != config.tokenizer_key(corpus)
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
 
+    # through the llm config node: captions + the core hierarchy's concept names
     model, tok = load_llm({"name": "default", "meta_dir": str(meta_dir), "caption_limit": 300,
-                           "cache_dir": str(tmp_path), "default": TINY},
-                          concept_names=["dog bark", "rain"], progress=False)
-    assert tok.get_vocab() == built.tokenizer.get_vocab()
+                           "generated_clips": 0, "concepts": True,
+                           "cache_dir": str(tmp_path), "default": TINY}, progress=False)
+    assert model.config.hidden_size == 32 and "</s>" in tok.get_vocab()
+    assert len(list(tmp_path.glob("tokenizer-*"))) == 2
     with pytest.raises(FileNotFoundError, match="not a default-LLM build"):
         load_default_llm(tmp_path)
 
 
 @pytest.mark.slow
 def test_full_default_build_writes_language(tmp_path, meta_dir):
-    """The real default: all captions, default sizes and steps (minutes on 2 cores)."""
-    corpus = build_corpus(meta_dir, concept_names=["dog", "rain", "engine"])
+    """The real default: captions, generated texts, concept names, default sizes and steps
+    (about 15 minutes on 2 busy cores)."""
+    corpus = default_corpus(meta_dir, tmp_path, progress=False)
+    assert min(corpus.counts.values()) > 500
     built = build_default_llm(corpus, cache_dir=tmp_path, progress=False)
     losses = built.info["losses"]
     assert sum(losses[-20:]) / 20 < 4.0 < losses[0]

@@ -22,13 +22,13 @@ def test_default_targets_per_family_and_explicit_targets():
     model = apply_lora(_llama(), LoraSettings(r=2))
     names = [n for n, p in model.named_parameters() if p.requires_grad]
     assert names and all("lora_" in n for n in names)
-    assert {n.split(".")[-3] for n in names} == {"q_proj", "v_proj"}
+    assert {n.split(".")[-4] for n in names} == {"q_proj", "v_proj"}
     gpt2 = apply_lora(GPT2LMHeadModel(GPT2Config(vocab_size=50, n_embd=16, n_layer=1,
                                                  n_head=2)), LoraSettings(r=2))
-    assert {n.split(".")[-3] for n, p in gpt2.named_parameters() if p.requires_grad} == {
+    assert {n.split(".")[-4] for n, p in gpt2.named_parameters() if p.requires_grad} == {
         "c_attn"}
     mlp = apply_lora(_llama(), LoraSettings(r=2, target_modules=["up_proj", "down_proj"]))
-    assert {n.split(".")[-3] for n, p in mlp.named_parameters() if p.requires_grad} == {
+    assert {n.split(".")[-4] for n, p in mlp.named_parameters() if p.requires_grad} == {
         "up_proj", "down_proj"}
 
 
