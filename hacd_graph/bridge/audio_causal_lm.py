@@ -328,9 +328,9 @@ def attach_bridge(
 ) -> AudioCausalLM:
     """Put ``bridge`` in front of ``llm``: add the placeholder token and return the model.
 
-    The placeholder id is, in order of precedence: ``audio_token_id`` if given (reloading);
-    the tokenizer's id for ``audio_token`` (added to ``tokenizer`` as a special token when
-    missing); else a new row after the LLM's vocabulary. The embedding matrix (and an
+    The placeholder id is the tokenizer's id for ``audio_token`` (added to ``tokenizer`` as
+    a special token when missing) if a tokenizer is given, else ``audio_token_id`` if given
+    (reloading), else a new row after the LLM's vocabulary. The embedding matrix (and an
     untied output layer) is resized when the id falls outside it.
 
     Args:
@@ -347,7 +347,8 @@ def attach_bridge(
         The :class:`AudioCausalLM`; ``model.audio_token_id`` is the placeholder id.
 
     Raises:
-        ValueError: hidden sizes do not match.
+        ValueError: hidden sizes do not match, or the tokenizer's placeholder id is not
+            ``audio_token_id``.
     """
     hidden = llm.get_input_embeddings().embedding_dim
     if bridge.config.llm_hidden_size != hidden:
@@ -359,11 +360,15 @@ def attach_bridge(
     if concept_head is not None and concept_head.config.hidden_size != hidden:
         raise ValueError(f"concept_head.config.hidden_size={concept_head.config.hidden_size} "
                          f"but the LLM's hidden size is {hidden}")
-    if audio_token_id is None and tokenizer is not None:
+    if tokenizer is not None:
         if audio_token not in tokenizer.get_vocab():
             tokenizer.add_tokens([AddedToken(audio_token, special=True, normalized=False)],
                                  special_tokens=True)
-        audio_token_id = tokenizer.convert_tokens_to_ids(audio_token)
+        token_id = tokenizer.convert_tokens_to_ids(audio_token)
+        if audio_token_id is not None and audio_token_id != token_id:
+            raise ValueError(f"the tokenizer has {audio_token!r} as id {token_id}, but "
+                             f"audio_token_id={audio_token_id} was asked for")
+        audio_token_id = token_id
     if audio_token_id is None:
         audio_token_id = llm.get_input_embeddings().num_embeddings
     if audio_token_id >= llm.get_input_embeddings().num_embeddings:

@@ -175,6 +175,10 @@ def test_save_and_load_with_lora_adapter(tmp_path, family, tiny_tokenizer_factor
         b = loaded(**batch, audio_features=audio, concept_embeddings=concepts,
                    concept_probs=probs)
     assert torch.equal(a.logits, b.logits) and torch.equal(a.concept_logits, b.concept_logits)
+    other_tok = tiny_tokenizer_factory()
+    other_tok.add_tokens(["<x>"], special_tokens=True)  # the placeholder would get another id
+    with pytest.raises(ValueError, match="audio_token_id=.* was asked for"):
+        AudioCausalLM.from_pretrained(tmp_path / "m", base, tokenizer=other_tok)
     prompt = AudioPromptProcessor.from_model(tok, model)(PROMPTS[:1], padding_side="left")
     kwargs = dict(audio_features=audio[:1], concept_embeddings=concepts,
                   concept_probs=probs[:1], max_new_tokens=3, do_sample=False,
