@@ -6,8 +6,8 @@ place when complete (a killed build leaves nothing half-done):
 
 - ``tokenizer-<key>/``: keyed by the corpus digest and the tokenizer settings;
 - ``default-llm-<key>/``: keyed by the tokenizer key, the architecture and the
-  pre-training settings; holds the model, its tokenizer and ``build.json`` (settings,
-  corpus counts, timings, loss curve, a text sample).
+  pre-training settings; holds the model, its tokenizer, ``build.json`` (settings,
+  corpus counts, timings, losses, text samples) and ``loss.png`` (the loss curve).
 
 A second call with the same corpus and settings loads from disk in about a second.
 """
@@ -185,8 +185,31 @@ def build_default_llm(corpus: TextCorpus, config: DefaultLLMConfig | None = None
                 "torch_threads": torch.get_num_threads(),
             }
             (tmp / "build.json").write_text(json.dumps(info, indent=2) + "\n")
+            plot_losses(losses, tmp / "loss.png", f"default LLM, {info['parameters']:,} "
+                        f"parameters, {len(corpus):,} texts")
         _publish(build, path)
     return load_default_llm(path)
+
+
+def plot_losses(losses: list[float], path: Path, title: str) -> None:
+    """Save the pre-training loss curve (raw and 20-step mean) as a PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    ax.plot(losses, lw=0.8, alpha=0.4, label="step")
+    window = min(20, len(losses))
+    smooth = [sum(losses[max(0, i - window + 1): i + 1]) / len(losses[max(0, i - window + 1):
+                                                                    i + 1])
+              for i in range(len(losses))]
+    ax.plot(smooth, lw=1.5, label=f"{window}-step mean")
+    ax.set(xlabel="step", ylabel="next-token loss (nats)", title=title)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
 
 
 def load_default_llm(path: str | Path) -> DefaultLLM:

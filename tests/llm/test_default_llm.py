@@ -19,6 +19,7 @@ def test_tiny_build_is_cached_by_corpus_and_settings(tmp_path, meta_dir):
     info = json.loads((built.path / "build.json").read_text())
     assert info["parameters"] == sum(p.numel() for p in built.model.parameters())
     assert len(info["losses"]) == 3 and len(info["samples"]) == 3
+    assert (built.path / "loss.png").stat().st_size > 1000
     assert info["corpus_counts"]["concepts"] == 2
     assert built.model.config.num_hidden_layers == 1 and len(built.tokenizer) <= 300
     stamp = (built.path / "model.safetensors").stat().st_mtime_ns
