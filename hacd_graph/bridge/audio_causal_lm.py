@@ -153,9 +153,9 @@ class AudioCausalLM(nn.Module):
 
         Args:
             input_ids: [B, T] with Q placeholders per row (any padding side).
-            attention_mask: [B, T], 1 = real token. Position ids are derived from it
-                (``cumsum - 1``) unless ``position_ids`` is given, so left padding does not
-                shift positions.
+            attention_mask: [B, T], 1 = real token. Without a cache, position ids are
+                derived from it (``cumsum - 1``) unless ``position_ids`` is given, so left
+                padding does not shift positions.
             audio_features, concept_embeddings, concept_probs, audio_mask: bridge inputs
                 ([B, Tf, Da], [N, Dc], [B, N], [B, Tf]).
             labels: [B, T] next-token targets (-100 = ignore); placeholders and padding
@@ -170,18 +170,18 @@ class AudioCausalLM(nn.Module):
         inputs_embeds, bridge_output = self.embed(
             input_ids, audio_features, concept_embeddings, concept_probs, audio_mask,
             output_bridge_attentions)
-        if position_ids is None and attention_mask is not None:
+        if (position_ids is None and attention_mask is not None
+                and llm_kwargs.get("past_key_values") is None):
             position_ids = (attention_mask.long().cumsum(-1) - 1).clamp(min=0)
         if labels is not None:
             labels = labels.masked_fill(input_ids == self.audio_token_id, -100)
             if attention_mask is not None:
                 labels = labels.masked_fill(attention_mask == 0, -100)
         want_head = self.concept_head is not None and concept_embeddings is not None
+        hidden_states = llm_kwargs.pop("output_hidden_states", False) or want_head
         out = self.llm(inputs_embeds=inputs_embeds, attention_mask=attention_mask,
                        position_ids=position_ids, labels=labels,
-                       output_hidden_states=want_head or llm_kwargs.pop("output_hidden_states",
-                                                                        False),
-                       return_dict=True, **llm_kwargs)
+                       output_hidden_states=hidden_states, return_dict=True, **llm_kwargs)
         concept_logits = None
         if want_head:
             where = summary_positions(input_ids, attention_mask, self.audio_token_id,

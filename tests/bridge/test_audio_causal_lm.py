@@ -40,8 +40,9 @@ def test_attach_adds_placeholder_and_trains_end_to_end(family, tiny_tokenizer_fa
     audio, concepts, probs = make_audio(2)
     model.train()
     out = model(**batch, audio_features=audio, concept_embeddings=concepts,
-                concept_probs=probs, output_bridge_attentions=True)
+                concept_probs=probs, output_bridge_attentions=True, output_hidden_states=True)
     assert out.logits.shape[:2] == batch["input_ids"].shape
+    assert out.hidden_states[-1].shape == (*batch["input_ids"].shape, 32)
     assert out.concept_logits.shape == (2, 9)
     assert out.bridge_output.concept_attentions[0].shape == (2, 2, 4, 9)
     (out.loss + out.concept_logits.sum()).backward()
