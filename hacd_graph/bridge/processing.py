@@ -31,11 +31,17 @@ class AudioPromptProcessor:
         audio_marker: where the clip goes in a prompt's text. Default ``"<audio>"``.
         add_bos: start with the tokenizer's BOS token when it has one. Default True.
         padding_side: ``"right"`` (training) or ``"left"`` (generation). Default right.
+        chat_template: wrap each prompt as a user turn with the tokenizer's chat template
+            (instruct models); the template's own special tokens replace the BOS.
+            Default False.
     """
 
     def __init__(self, tokenizer: Any, num_queries: int, audio_token_id: int,
                  audio_marker: str = "<audio>", add_bos: bool = True,
-                 padding_side: str = "right") -> None:
+                 padding_side: str = "right", chat_template: bool = False) -> None:
+        if chat_template and not getattr(tokenizer, "chat_template", None):
+            raise ValueError("chat_template=True but the tokenizer has no chat template")
+        self.chat_template = chat_template
         self.tokenizer = tokenizer
         self.num_queries = num_queries
         self.audio_token_id = audio_token_id
@@ -62,18 +68,27 @@ class AudioPromptProcessor:
         Raises:
             ValueError: the prompt holds the audio marker more than once.
         """
+        bos = self.tokenizer.bos_token_id
+        add_bos = self.add_bos and bos is not None
+        if self.chat_template:
+            prompt = self.tokenizer.apply_chat_template(
+                [{"role": "user", "content": prompt}], tokenize=False,
+                add_generation_prompt=True)
+            add_bos = False
         parts = prompt.split(self.audio_marker)
         if len(parts) > 2:
             raise ValueError(f"prompt {prompt!r} holds {len(parts) - 1} audio markers "
                              f"{self.audio_marker!r}; one clip per prompt")
         before, after = (parts[0], parts[1]) if len(parts) == 2 else ("", parts[0])
-        ids: list[int] = []
-        bos = self.tokenizer.bos_token_id
-        if self.add_bos and bos is not None:
-            ids.append(bos)
-        ids += self._text_ids(before.rstrip())
-        ids += [self.audio_token_id] * self.num_queries
-        ids += self._text_ids(after.strip() and " " + after.strip())
+        ids: list[int] = [bos] if add_bos else []
+        if self.chat_template:  # the template's spacing and newlines are kept as they are
+            ids += self._text_ids(before)
+            ids += [self.audio_token_id] * self.num_queries
+            ids += self._text_ids(after)
+        else:
+            ids += self._text_ids(before.rstrip())
+            ids += [self.audio_token_id] * self.num_queries
+            ids += self._text_ids(after.strip() and " " + after.strip())
         labels = [-100] * len(ids)
         if target is not None:
             target_ids = self._text_ids(" " + target.strip())

@@ -205,3 +205,17 @@ def test_save_and_load_full_llm(tmp_path, tiny_tokenizer_factory):
     torch.testing.assert_close(a, b, rtol=0, atol=0)
     with pytest.raises(ValueError, match="save_llm='adapter'"):
         model.save_pretrained(tmp_path / "x", save_llm="adapter")
+
+
+def test_bfloat16_llm_with_float32_bridge(tiny_tokenizer_factory):
+    tok = tiny_tokenizer_factory()
+    llm = make_llm("qwen2", len(tok)).to(torch.bfloat16)
+    model = attach_bridge(llm, make_bridge(), tokenizer=tok)
+    batch = AudioPromptProcessor.from_model(tok, model)(PROMPTS, TARGETS)
+    audio, concepts, probs = make_audio(2)
+    out = model(**batch, audio_features=audio, concept_embeddings=concepts,
+                concept_probs=probs)
+    assert out.logits.dtype == torch.bfloat16 and torch.isfinite(out.loss)
+    out.loss.backward()
+    assert model.bridge.output_projection.weight.grad.dtype == torch.float32
+    assert model.bridge.output_projection.weight.grad.abs().sum() > 0

@@ -63,3 +63,16 @@ def test_batch_decode_drops_prompt_and_placeholders(tiny_tokenizer_factory):
     seq = torch.tensor([[tok.bos_token_id, len(tok), len(tok), *text, tok.eos_token_id]])
     assert proc.batch_decode(seq) == ["a dog barks"]
     assert proc.batch_decode(seq, prompt_length=3 + 1) == [tok.decode(text[1:]).strip()]
+
+
+def test_chat_template_wraps_the_prompt(tiny_tokenizer_factory):
+    tok = tiny_tokenizer_factory()
+    with pytest.raises(ValueError, match="no chat template"):
+        AudioPromptProcessor(tok, 2, A, chat_template=True)
+    tok.chat_template = ("{% for m in messages %}<s>{{ m['role'] }}: {{ m['content'] }}\n"
+                         "{% endfor %}{% if add_generation_prompt %}assistant:{% endif %}")
+    proc = AudioPromptProcessor(tok, 2, A, chat_template=True)
+    ids, _ = proc.encode("Hear <audio> then answer.", "Rain.")
+    assert ids.count(A) == 2 and ids.count(tok.bos_token_id) == 1
+    text = tok.decode([t for t in ids if t != A])
+    assert text.startswith("<s>user: Hear ") and "then answer.\nassistant: Rain." in text
