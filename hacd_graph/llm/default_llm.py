@@ -71,6 +71,7 @@ class DefaultLLMConfig:
     warmup_steps: int = 40
     weight_decay: float = 0.01
     seed: int = 0
+    sample_tokens: int = 30  # length of the text samples recorded in build.json
 
     def llama_config(self, tokenizer: PreTrainedTokenizerFast) -> LlamaConfig:
         """The ``LlamaConfig`` of this size for ``tokenizer``'s vocabulary."""
@@ -89,8 +90,11 @@ class DefaultLLMConfig:
         return _hash(BUILD_VERSION, corpus.digest(), self.vocab_size, self.min_frequency)
 
     def model_key(self, corpus: TextCorpus) -> str:
-        """Cache key of the pre-trained weights: tokenizer key + every other setting."""
-        return _hash(self.tokenizer_key(corpus), dataclasses.asdict(self))
+        """Cache key of the pre-trained weights: tokenizer key + every setting that shapes
+        them (not ``sample_tokens``)."""
+        settings = dataclasses.asdict(self)
+        settings.pop("sample_tokens")
+        return _hash(self.tokenizer_key(corpus), settings)
 
 
 @dataclass
@@ -181,7 +185,8 @@ def build_default_llm(corpus: TextCorpus, config: DefaultLLMConfig | None = None
                 "parameters": sum(p.numel() for p in model.parameters()),
                 "tokenizer_dir": str(tok_path), "tokenizer_seconds": tokenizer_seconds,
                 "pretrain_seconds": seconds, "losses": losses,
-                "samples": sample_text(model, tokenizer, SAMPLE_PROMPTS),
+                "samples": sample_text(model, tokenizer, SAMPLE_PROMPTS,
+                                       max_new_tokens=config.sample_tokens),
                 "torch_threads": torch.get_num_threads(),
             }
             (tmp / "build.json").write_text(json.dumps(info, indent=2) + "\n")

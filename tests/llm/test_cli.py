@@ -19,7 +19,7 @@ def test_build_default_then_sample(tmp_path, meta_dir, capsys):
     argv = ["llm", "build-default", "--meta", str(meta_dir), "--cache", str(tmp_path),
             "--steps", "2", "--caption-limit", "300", "--generated", "0", "--no-concepts",
             "--set", "hidden_size=32", "--set", "num_layers=1", "--set", "vocab_size=300",
-            "--set", "intermediate_size=64", "--set", "lr=0.01"]
+            "--set", "intermediate_size=64", "--set", "lr=0.01", "--set", "sample_tokens=4"]
     assert main(argv) == 0
     out = capsys.readouterr().out
     summary = json.loads(out[out.index("{\n"):])

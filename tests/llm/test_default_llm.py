@@ -8,7 +8,8 @@ from hacd_graph.llm.default_llm import DefaultLLMConfig, build_default_llm, load
 from hacd_graph.llm.loading import load_llm
 
 TINY = dict(vocab_size=300, hidden_size=32, num_layers=1, num_heads=2, num_kv_heads=2,
-            intermediate_size=64, seq_len=16, batch_size=4, steps=3, warmup_steps=1)
+            intermediate_size=64, seq_len=16, batch_size=4, steps=3, warmup_steps=1,
+            sample_tokens=4)
 
 
 def test_tiny_build_is_cached_by_corpus_and_settings(tmp_path, meta_dir):
