@@ -16,6 +16,7 @@ COMMAND_GROUPS: dict[str, str] = {
     "ach": "hacd_graph.ach.cli",
     "data": "hacd_graph.data.cli",
     "bench": "hacd_graph.distill.cli",
+    "llm": "hacd_graph.llm.cli",
 }
 
 
