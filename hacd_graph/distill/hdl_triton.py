@@ -19,33 +19,47 @@ The maths, per row ``b`` (dropped below) with :math:`s_a = z_a / T`, :math:`t_a 
     \partial L / \partial z_a = \frac{1 - \sigma(s_a)}{T} \sum_{c:\, a \in A[c]} g_c
 
 A program owns a block of ``ROWS`` rows at a time (a persistent grid walks the blocks), so
-that every index it loads serves ``ROWS`` rows. Pass A walks the concepts in chunks of
-``BLOCK_C``; for each ancestor column ``k`` it gathers ``z`` and ``y`` at ``A[c, k]`` (the
-rows are re-read from L1/L2, never expanded into a ``[B, N, K]`` tensor), computes ``L_c``
-and ``g_c`` and writes ``g_c`` to the program's ``[ROWS, N]`` float32 workspace. Pass B is
-the sum over descendants, done as a gather so that no atomics are needed: the table's
-entries ``(c, a)`` are sorted by ``a`` once per table on the host (the *descendant plan*,
-cached), and a segmented scan over that list adds up the ``g_c`` of each segment (one
-segment per ``a``); at a segment's last entry the gradient of ``z_a`` is written. Every
-``N`` works (rows are chunked at all sizes, N = 100,000 included); the workspace is
-``programs x ROWS x N`` floats, capped at 256 MiB.
+that every index it loads serves ``ROWS`` rows. Its float32 workspace holds three arrays of
+``N x ROWS`` floats with the rows interleaved (so one gathered index reads ``ROWS`` adjacent
+floats): ``u_s``, ``u_t`` and ``g``. The transcendental functions run once per element,
+not once per table entry:
+
+- pass 0 (coalesced) computes the terms :math:`u_a = e^{60}\,\mathrm{softplus}(-s_a)`
+  (``-e^60 log sigma``) of the student and the teacher;
+- pass A walks the concepts in chunks of ``BLOCK_C``; for the ancestor columns ``k`` (two
+  per step) it gathers and adds ``u`` at ``A[c, k]`` (loads and adds only, from L1/L2;
+  never a ``[B, N, K]`` tensor), then computes ``L_c`` and ``g_c`` once per concept and
+  writes ``g_c``;
+- pass B is the sum over descendants, done as a gather so that no atomics are needed: the
+  table's entries ``(c, a)`` are sorted by ``a`` once per table on the host (the
+  *descendant plan*, cached), and a segmented scan over that list adds up the ``g_c`` of
+  each segment (one segment per ``a``); at a segment's last entry the sum ``G_a`` is
+  written over ``u_t`` (no longer needed);
+- pass C (coalesced) writes :math:`\partial L/\partial z_a = (1-\sigma(s_a))/T \cdot G_a`,
+  with :math:`1 - \sigma(s_a) = 1 - e^{-u_a e^{-60}}` from the stored term.
+
+Every ``N`` works (rows are chunked at all sizes, N = 100,000 included); the workspace is
+``programs x 3 x ROWS x N`` floats, capped at 256 MiB.
 
 Numerics (float32 throughout, with no subnormals needed, so flush-to-zero is harmless):
 
 - ``log1p`` on ``[-1/2, 1]`` is a short odd series in ``u = x / (2 + x)``, so the kernel
   uses only ``exp``, ``log`` and arithmetic and runs unchanged in the interpreter, which has
   no ``libdevice`` (``log1p``/``expm1``).
-- :math:`\log(1-q)` comes from :math:`v = -\ell^s = \sum_a \mathrm{softplus}(-s_a)` (a sum
-  of positive terms): :math:`\log(-\mathrm{expm1}(-v))` with a series for small ``v`` and
-  :math:`\log1p(-e^{-v})` for large ``v``. When every ancestor has :math:`s_a > 30`,
-  :math:`1-q` is below ``e^{-30}`` and may underflow; there it is
-  :math:`\log \sum_a e^{60 - s_a} - 60`, with the sum kept from the same ``exp`` that the
-  log-sigmoid needs. :math:`\log(1-q)` is floored at ``-127`` (exact for ``|z/T| <= 127``).
+- The terms are scaled by :math:`e^{60}`: for :math:`s_a > 30`,
+  :math:`u_a = e^{60 - s_a}` (``log1p(x) = x`` to float precision) stays a normal float up
+  to :math:`s_a \approx 147`, and :math:`U = \sum_a u_a = e^{60} v` with
+  :math:`v = -\ell^s` (a sum of positive terms, exact to rounding). :math:`\log(1-q)` is
+  :math:`\log(-\mathrm{expm1}(-v))` with a series for small ``v`` and
+  :math:`\log1p(-e^{-v})` for large ``v``; where :math:`v < 10^{-8}` (every ancestor
+  saturated; :math:`1 - q` may be below float32 normals) it is :math:`\log U - 60`.
+  :math:`\log(1-q)` is floored at ``-127`` (exact for ``|z/T| <= 127``).
 - :math:`g_c` may be as large as :math:`e^{127}` while :math:`1-\sigma(s_a)` is as small
   as :math:`e^{-127}`; their product is at most :math:`T^2 w_c`. The workspace holds
   :math:`g_c e^{-56}` and the factor is :math:`(1 - \sigma(s_a)) e^{56}`, each computed
-  without overflow; for :math:`q > 1/2`,
-  :math:`(q-p)/(1-q) = e^{\log(1-p) - \log(1-q)} - 1` avoids :math:`1 - q` itself.
+  without overflow (for :math:`s_a > 0` as :math:`u_a e^{-4} (1 - e^{-v_a}) / v_a`, a
+  series); for :math:`q > 1/2`, :math:`(q-p)/(1-q) = e^{\log(1-p) - \log(1-q)} - 1`
+  avoids :math:`1 - q` itself.
 - NaN logits propagate to the loss and gradient of every concept below them.
 """
 
@@ -165,16 +179,18 @@ def _hdl_rows_kernel(
 ):
     # A program owns ROWS rows at a time: every index it loads (table, descendant list)
     # serves ROWS rows, which divides the table traffic by ROWS. Tiles are [ROWS, BLOCK].
-    # Its workspace holds, per row, three arrays of N floats: u_s, u_t (later the sums over
-    # descendants, G) and g.
+    # Its workspace holds three arrays of N x ROWS floats, u_s, u_t (later the sums over
+    # descendants, G) and g, with the rows interleaved (element a of row r at a * ROWS + r),
+    # so that one gathered index reads ROWS adjacent floats. Workspace accesses are masked
+    # along the concepts only (the rows past B hold values that are never stored out).
     pid = tl.program_id(0)
     num_programs = tl.num_programs(0)
     offs_r = tl.arange(0, ROWS)
     offs_c = tl.arange(0, BLOCK_C)
     offs_e = tl.arange(0, BLOCK_E)
-    work_us = work_ptr + (pid.to(tl.int64) * ROWS + offs_r)[:, None] * (3 * N)  # [ROWS, 1]
-    work_ut = work_us + N  # u_t in pass A, G in passes B and C
-    work_g = work_us + 2 * N
+    work_us = work_ptr + pid.to(tl.int64) * (3 * ROWS) * N + offs_r[:, None]  # [ROWS, 1]
+    work_ut = work_us + ROWS * N  # u_t in pass A, G in passes B and C
+    work_g = work_us + 2 * ROWS * N
     for row0 in range(pid * ROWS, B, num_programs * ROWS):
         rows = row0 + offs_r
         row_ok = (rows < B)[:, None]  # [ROWS, 1]
@@ -182,13 +198,14 @@ def _hdl_rows_kernel(
         # ---- pass 0: the elementwise terms u = e^60 softplus(-z/T), once per element
         for c0 in range(0, N, BLOCK_C):
             c = c0 + offs_c
-            tile = row_ok & (c < N)[None, :]
+            in_row = (c < N)[None, :]
+            tile = row_ok & in_row
             s = tl.load(student_ptr + base + c[None, :], mask=tile, other=0.0,
                         eviction_policy="evict_first").to(tl.float32) * inv_t
             t = tl.load(teacher_ptr + base + c[None, :], mask=tile, other=0.0,
                         eviction_policy="evict_first").to(tl.float32) * inv_t
-            tl.store(work_us + c[None, :], _scaled_softplus_neg(s), mask=tile)
-            tl.store(work_ut + c[None, :], _scaled_softplus_neg(t), mask=tile)
+            tl.store(work_us + c[None, :] * ROWS, _scaled_softplus_neg(s), mask=in_row)
+            tl.store(work_ut + c[None, :] * ROWS, _scaled_softplus_neg(t), mask=in_row)
         tl.debug_barrier()  # the terms are complete
         # ---- pass A: marginals (gathers and adds only), loss and g_c for every concept
         row_loss = tl.zeros((ROWS, BLOCK_C), tl.float32)
@@ -198,11 +215,18 @@ def _hdl_rows_kernel(
             tile = row_ok & in_row[None, :]
             u_s = tl.zeros((ROWS, BLOCK_C), tl.float32)  # e^60 (-ls)
             u_t = tl.zeros((ROWS, BLOCK_C), tl.float32)  # e^60 (-lt)
-            for k in range(K):  # table is stored [K, N]: coalesced index loads
-                a = tl.load(table_ptr + k * N + c, mask=in_row, other=-1)
-                valid = row_ok & (a >= 0)[None, :]
-                u_s += tl.load(work_us + a[None, :], mask=valid, other=0.0)
-                u_t += tl.load(work_ut + a[None, :], mask=valid, other=0.0)
+            for k in range(0, K, 2):  # table stored [K, N]: coalesced index loads; two
+                # columns per step so that four gathers are in flight at once
+                a0 = tl.load(table_ptr + k * N + c, mask=in_row, other=-1)
+                a1 = tl.load(table_ptr + (k + 1) * N + c, mask=in_row & (k + 1 < K), other=-1)
+                valid0 = (a0 >= 0)[None, :]
+                valid1 = (a1 >= 0)[None, :]
+                s0 = tl.load(work_us + a0[None, :] * ROWS, mask=valid0, other=0.0)
+                t0 = tl.load(work_ut + a0[None, :] * ROWS, mask=valid0, other=0.0)
+                s1 = tl.load(work_us + a1[None, :] * ROWS, mask=valid1, other=0.0)
+                t1 = tl.load(work_ut + a1[None, :] * ROWS, mask=valid1, other=0.0)
+                u_s += s0 + s1
+                u_t += t0 + t1
             ls = -(u_s * _EXP_NEG_SHIFT)
             lt = -(u_t * _EXP_NEG_SHIFT)
             log1m_q = _log_one_minus_marginal(u_s)
@@ -234,7 +258,7 @@ def _hdl_rows_kernel(
                 if HAS_GRAD_OUT:
                     g = g * tl.load(grad_out_ptr + base + c[None, :], mask=tile,
                                     other=0.0).to(tl.float32)
-                tl.store(work_g + c[None, :], g, mask=tile)
+                tl.store(work_g + c[None, :] * ROWS, g, mask=in_row[None, :])
         if LOSS_MODE == 1:
             tl.store(loss_ptr + rows, tl.sum(row_loss, axis=1), mask=rows < B)
         if COMPUTE_GRAD:
@@ -247,8 +271,7 @@ def _hdl_rows_kernel(
                 desc = tl.load(desc_c_ptr + e, mask=in_list, other=0)
                 start = tl.load(desc_start_ptr + e, mask=in_list, other=1).to(tl.int32)
                 last = tl.load(desc_start_ptr + e + 1, mask=(e + 1) < nnz, other=1) != 0
-                vals = tl.load(work_g + desc[None, :], mask=row_ok & in_list[None, :],
-                               other=0.0)
+                vals = tl.load(work_g + desc[None, :] * ROWS, mask=in_list[None, :], other=0.0)
                 continued = ((offs_e == 0) & (start == 0))[None, :]  # carry into the chunk
                 vals = tl.where(continued, vals + carry[:, None], vals)
                 starts = tl.broadcast_to(start[None, :], (ROWS, BLOCK_E))
@@ -256,14 +279,15 @@ def _hdl_rows_kernel(
                 carry = tl.sum(tl.where((offs_e == BLOCK_E - 1)[None, :], sums, 0.0), axis=1)
                 done = in_list & last
                 a = tl.load(desc_a_ptr + e, mask=done, other=0)
-                tl.store(work_ut + a[None, :], sums, mask=row_ok & done[None, :])
+                tl.store(work_ut + a[None, :] * ROWS, sums, mask=done[None, :])
             tl.debug_barrier()  # G is complete
             # ---- pass C: dz_a = (1 - sigma(s_a)) / T * G_a, coalesced, once per element
             for c0 in range(0, N, BLOCK_C):
                 c = c0 + offs_c
-                tile = row_ok & (c < N)[None, :]
-                u = tl.load(work_us + c[None, :], mask=tile, other=0.0)
-                total = tl.load(work_ut + c[None, :], mask=tile, other=0.0)
+                in_row = (c < N)[None, :]
+                tile = row_ok & in_row
+                u = tl.load(work_us + c[None, :] * ROWS, mask=in_row, other=0.0)
+                total = tl.load(work_ut + c[None, :] * ROWS, mask=in_row, other=0.0)
                 dz = _scaled_one_minus_sigmoid(u) * total * grad_scale
                 tl.store(grad_ptr + base + c[None, :], dz.to(grad_ptr.dtype.element_ty),
                          mask=tile, eviction_policy="evict_first")
@@ -290,7 +314,17 @@ class TritonLaunchConfig:
     programs_per_sm: int = 2
 
 
-DEFAULT_CONFIG = TritonLaunchConfig()
+DEFAULT_CONFIG = TritonLaunchConfig()  # small N (below LARGE_N)
+LARGE_N = 8192
+LARGE_N_CONFIG = TritonLaunchConfig(rows=1, block_c=1024, block_e=1024, num_warps=8,
+                                    programs_per_sm=2)
+
+
+def default_config(num_concepts: int) -> TritonLaunchConfig:
+    """The launch configuration :func:`hdl_rows` uses when given none: wide single-row
+    chunks for ``N >= LARGE_N`` (fastest in the H200 sweeps of ``benchmarks/gpu_check.py``),
+    two-row blocks below."""
+    return LARGE_N_CONFIG if num_concepts >= LARGE_N else DEFAULT_CONFIG
 
 
 _WORKSPACE_FLOATS = 2**26  # 256 MiB: caps the persistent grid for very large N
@@ -315,7 +349,7 @@ def hdl_rows(
     loss_mode: int,
     grad_scale: float | None,
     grad_output: Tensor | None = None,
-    config: TritonLaunchConfig = DEFAULT_CONFIG,
+    config: TritonLaunchConfig | None = None,
 ) -> tuple[Tensor | None, Tensor | None]:
     """Launch the row kernel once: the loss and/or the gradient of the student logits.
 
@@ -329,12 +363,13 @@ def hdl_rows(
         grad_scale: ``None`` for no gradient, else the factor on ``dL/dz`` (``1/B`` for
             batchmean, 1 otherwise).
         grad_output: ``[B, N]`` incoming gradient of a per-element loss, or ``None``.
-        config: launch parameters.
+        config: launch parameters (``None``: :func:`default_config` of ``N``).
 
     Returns:
         ``(loss, grad)``, each ``None`` when not requested; ``grad`` has the student's dtype.
     """
     rows, num_concepts = student.shape
+    config = config or default_config(num_concepts)
     width = plan.table_t.shape[0]
     device = student.device
     programs = _num_programs(device, rows, num_concepts, config)
