@@ -26,7 +26,7 @@ not once per table entry:
 
 - pass 0 (coalesced) computes the terms :math:`u_a = e^{60}\,\mathrm{softplus}(-s_a)`
   (``-e^60 log sigma``) of the student and the teacher;
-- pass A walks the concepts in chunks of ``BLOCK_C``; for the ancestor columns ``k`` (two
+- pass A walks the concepts in chunks of ``BLOCK_C``; for the ancestor columns ``k`` (four
   per step) it gathers and adds ``u`` at ``A[c, k]`` (loads and adds only, from L1/L2;
   never a ``[B, N, K]`` tensor), then computes ``L_c`` and ``g_c`` once per concept and
   writes ``g_c``;
@@ -215,18 +215,26 @@ def _hdl_rows_kernel(
             tile = row_ok & in_row[None, :]
             u_s = tl.zeros((ROWS, BLOCK_C), tl.float32)  # e^60 (-ls)
             u_t = tl.zeros((ROWS, BLOCK_C), tl.float32)  # e^60 (-lt)
-            for k in range(0, K, 2):  # table stored [K, N]: coalesced index loads; two
-                # columns per step so that four gathers are in flight at once
+            for k in range(0, K, 4):  # table stored [K, N]: coalesced index loads; four
+                # columns per step so that eight gathers are in flight at once
                 a0 = tl.load(table_ptr + k * N + c, mask=in_row, other=-1)
                 a1 = tl.load(table_ptr + (k + 1) * N + c, mask=in_row & (k + 1 < K), other=-1)
+                a2 = tl.load(table_ptr + (k + 2) * N + c, mask=in_row & (k + 2 < K), other=-1)
+                a3 = tl.load(table_ptr + (k + 3) * N + c, mask=in_row & (k + 3 < K), other=-1)
                 valid0 = (a0 >= 0)[None, :]
                 valid1 = (a1 >= 0)[None, :]
+                valid2 = (a2 >= 0)[None, :]
+                valid3 = (a3 >= 0)[None, :]
                 s0 = tl.load(work_us + a0[None, :] * ROWS, mask=valid0, other=0.0)
                 t0 = tl.load(work_ut + a0[None, :] * ROWS, mask=valid0, other=0.0)
                 s1 = tl.load(work_us + a1[None, :] * ROWS, mask=valid1, other=0.0)
                 t1 = tl.load(work_ut + a1[None, :] * ROWS, mask=valid1, other=0.0)
-                u_s += s0 + s1
-                u_t += t0 + t1
+                s2 = tl.load(work_us + a2[None, :] * ROWS, mask=valid2, other=0.0)
+                t2 = tl.load(work_ut + a2[None, :] * ROWS, mask=valid2, other=0.0)
+                s3 = tl.load(work_us + a3[None, :] * ROWS, mask=valid3, other=0.0)
+                t3 = tl.load(work_ut + a3[None, :] * ROWS, mask=valid3, other=0.0)
+                u_s += (s0 + s1) + (s2 + s3)
+                u_t += (t0 + t1) + (t2 + t3)
             ls = -(u_s * _EXP_NEG_SHIFT)
             lt = -(u_t * _EXP_NEG_SHIFT)
             log1m_q = _log_one_minus_marginal(u_s)
@@ -265,20 +273,23 @@ def _hdl_rows_kernel(
             tl.debug_barrier()  # g is complete and u_t is no longer read
             # ---- pass B: G_a = sum over the descendants c of a of g_c (segmented scan)
             carry = tl.zeros((ROWS,), tl.float32)
+            desc_next = tl.load(desc_c_ptr + offs_e, mask=offs_e < nnz, other=0)
             for e0 in range(0, nnz, BLOCK_E):
                 e = e0 + offs_e
                 in_list = e < nnz
-                desc = tl.load(desc_c_ptr + e, mask=in_list, other=0)
+                desc = desc_next
+                vals = tl.load(work_g + desc[None, :] * ROWS, mask=in_list[None, :], other=0.0)
                 start = tl.load(desc_start_ptr + e, mask=in_list, other=1).to(tl.int32)
                 last = tl.load(desc_start_ptr + e + 1, mask=(e + 1) < nnz, other=1) != 0
-                vals = tl.load(work_g + desc[None, :] * ROWS, mask=in_list[None, :], other=0.0)
+                done = in_list & last
+                a = tl.load(desc_a_ptr + e, mask=done, other=0)
+                # the next chunk's indices load while this chunk is scanned
+                desc_next = tl.load(desc_c_ptr + e + BLOCK_E, mask=(e + BLOCK_E) < nnz, other=0)
                 continued = ((offs_e == 0) & (start == 0))[None, :]  # carry into the chunk
                 vals = tl.where(continued, vals + carry[:, None], vals)
                 starts = tl.broadcast_to(start[None, :], (ROWS, BLOCK_E))
                 sums, _ = tl.associative_scan((vals, starts), 1, _segmented_add)
                 carry = tl.sum(tl.where((offs_e == BLOCK_E - 1)[None, :], sums, 0.0), axis=1)
-                done = in_list & last
-                a = tl.load(desc_a_ptr + e, mask=done, other=0)
                 tl.store(work_ut + a[None, :] * ROWS, sums, mask=done[None, :])
             tl.debug_barrier()  # G is complete
             # ---- pass C: dz_a = (1 - sigma(s_a)) / T * G_a, coalesced, once per element
