@@ -141,7 +141,8 @@ def _one_minus_exp_neg_over_v(v):
 def _log_one_minus_marginal(u_sum):
     # log(1 - e^-v) from u_sum = e^60 v, v = -log(marginal) = sum_a softplus(-s_a).
     v = u_sum * _EXP_NEG_SHIFT
-    small_v = tl.log(v * _one_minus_exp_neg_over_v(v))  # v < ln 2: 1 - q <= 1/2
+    v_small = tl.minimum(v, _LN2)  # the series' domain (keeps the unused lanes finite)
+    small_v = tl.log(v_small * _one_minus_exp_neg_over_v(v_small))  # v < ln 2: 1 - q <= 1/2
     large_v = _log1p_series(-tl.exp(-v))  # q < 1/2
     tiny = tl.log(u_sum) - _SHIFT  # v < 1e-8: log(1 - e^-v) = log v to float precision
     out = tl.where(v < _LN2, small_v, large_v)
