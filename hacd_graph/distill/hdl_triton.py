@@ -19,33 +19,47 @@ The maths, per row ``b`` (dropped below) with :math:`s_a = z_a / T`, :math:`t_a 
     \partial L / \partial z_a = \frac{1 - \sigma(s_a)}{T} \sum_{c:\, a \in A[c]} g_c
 
 A program owns a block of ``ROWS`` rows at a time (a persistent grid walks the blocks), so
-that every index it loads serves ``ROWS`` rows. Pass A walks the concepts in chunks of
-``BLOCK_C``; for each ancestor column ``k`` it gathers ``z`` and ``y`` at ``A[c, k]`` (the
-rows are re-read from L1/L2, never expanded into a ``[B, N, K]`` tensor), computes ``L_c``
-and ``g_c`` and writes ``g_c`` to the program's ``[ROWS, N]`` float32 workspace. Pass B is
-the sum over descendants, done as a gather so that no atomics are needed: the table's
-entries ``(c, a)`` are sorted by ``a`` once per table on the host (the *descendant plan*,
-cached), and a segmented scan over that list adds up the ``g_c`` of each segment (one
-segment per ``a``); at a segment's last entry the gradient of ``z_a`` is written. Every
-``N`` works (rows are chunked at all sizes, N = 100,000 included); the workspace is
-``programs x ROWS x N`` floats, capped at 256 MiB.
+that every index it loads serves ``ROWS`` rows. Its float32 workspace holds three arrays of
+``N x ROWS`` floats with the rows interleaved (so one gathered index reads ``ROWS`` adjacent
+floats): ``u_s``, ``u_t`` and ``g``. The transcendental functions run once per element,
+not once per table entry:
+
+- pass 0 (coalesced) computes the terms :math:`u_a = e^{60}\,\mathrm{softplus}(-s_a)`
+  (``-e^60 log sigma``) of the student and the teacher;
+- pass A walks the concepts in chunks of ``BLOCK_C``; for the ancestor columns ``k`` (four
+  per step) it gathers and adds ``u`` at ``A[c, k]`` (loads and adds only, from L1/L2;
+  never a ``[B, N, K]`` tensor), then computes ``L_c`` and ``g_c`` once per concept and
+  writes ``g_c``;
+- pass B is the sum over descendants, done as a gather so that no atomics are needed: the
+  table's entries ``(c, a)`` are sorted by ``a`` once per table on the host (the
+  *descendant plan*, cached), and a segmented scan over that list adds up the ``g_c`` of
+  each segment (one segment per ``a``); at a segment's last entry the sum ``G_a`` is
+  written over ``u_t`` (no longer needed);
+- pass C (coalesced) writes :math:`\partial L/\partial z_a = (1-\sigma(s_a))/T \cdot G_a`,
+  with :math:`1 - \sigma(s_a) = 1 - e^{-u_a e^{-60}}` from the stored term.
+
+Every ``N`` works (rows are chunked at all sizes, N = 100,000 included); the workspace is
+``programs x 3 x ROWS x N`` floats, capped at 256 MiB.
 
 Numerics (float32 throughout, with no subnormals needed, so flush-to-zero is harmless):
 
 - ``log1p`` on ``[-1/2, 1]`` is a short odd series in ``u = x / (2 + x)``, so the kernel
   uses only ``exp``, ``log`` and arithmetic and runs unchanged in the interpreter, which has
   no ``libdevice`` (``log1p``/``expm1``).
-- :math:`\log(1-q)` comes from :math:`v = -\ell^s = \sum_a \mathrm{softplus}(-s_a)` (a sum
-  of positive terms): :math:`\log(-\mathrm{expm1}(-v))` with a series for small ``v`` and
-  :math:`\log1p(-e^{-v})` for large ``v``. When every ancestor has :math:`s_a > 30`,
-  :math:`1-q` is below ``e^{-30}`` and may underflow; there it is
-  :math:`\log \sum_a e^{60 - s_a} - 60`, with the sum kept from the same ``exp`` that the
-  log-sigmoid needs. :math:`\log(1-q)` is floored at ``-127`` (exact for ``|z/T| <= 127``).
+- The terms are scaled by :math:`e^{60}`: for :math:`s_a > 30`,
+  :math:`u_a = e^{60 - s_a}` (``log1p(x) = x`` to float precision) stays a normal float up
+  to :math:`s_a \approx 147`, and :math:`U = \sum_a u_a = e^{60} v` with
+  :math:`v = -\ell^s` (a sum of positive terms, exact to rounding). :math:`\log(1-q)` is
+  :math:`\log(-\mathrm{expm1}(-v))` with a series for small ``v`` and
+  :math:`\log1p(-e^{-v})` for large ``v``; where :math:`v < 10^{-8}` (every ancestor
+  saturated; :math:`1 - q` may be below float32 normals) it is :math:`\log U - 60`.
+  :math:`\log(1-q)` is floored at ``-127`` (exact for ``|z/T| <= 127``).
 - :math:`g_c` may be as large as :math:`e^{127}` while :math:`1-\sigma(s_a)` is as small
   as :math:`e^{-127}`; their product is at most :math:`T^2 w_c`. The workspace holds
   :math:`g_c e^{-56}` and the factor is :math:`(1 - \sigma(s_a)) e^{56}`, each computed
-  without overflow; for :math:`q > 1/2`,
-  :math:`(q-p)/(1-q) = e^{\log(1-p) - \log(1-q)} - 1` avoids :math:`1 - q` itself.
+  without overflow (for :math:`s_a > 0` as :math:`u_a e^{-4} (1 - e^{-v_a}) / v_a`, a
+  series); for :math:`q > 1/2`, :math:`(q-p)/(1-q) = e^{\log(1-p) - \log(1-q)} - 1`
+  avoids :math:`1 - q` itself.
 - NaN logits propagate to the loss and gradient of every concept below them.
 """
 
@@ -60,14 +74,16 @@ from torch import Tensor
 
 from hacd_graph.distill.descendant_plan import DescendantPlan, descendant_plan
 
-_SHIFT = tl.constexpr(60.0)  # r_a = exp(60 - s_a) keeps 1 - q representable
+_SHIFT = tl.constexpr(60.0)  # the terms are u = e^60 softplus(-s)
+_EXP_SHIFT = tl.constexpr(1.1420073898156842e26)  # e^60
 _EXP_NEG_SHIFT = tl.constexpr(8.75651076269652e-27)  # e^-60
-_EXTREME = tl.constexpr(30.0)  # r_a is used only when every s_a of the row exceeds this
-_NOT_EXTREME = tl.constexpr(1e30)  # r_a of an ancestor with s_a <= 30
+_EXTREME = tl.constexpr(30.0)  # above this, softplus(-s) = e^-s to float precision
+_TINY_U = tl.constexpr(1e18)  # sum u below this: v < 1e-8 and log(1 - e^-v) = log v
 _LOG_ONE_MINUS_FLOOR = tl.constexpr(-127.0)
 _GRAD_SHIFT = tl.constexpr(56.0)  # workspace holds g e^-56, the factor is (1 - sigma) e^56
 _EXP_GRAD_SHIFT = tl.constexpr(2.091659496012996e24)  # e^56
 _EXP_NEG_GRAD_SHIFT = tl.constexpr(4.780892883885469e-25)  # e^-56
+_EXP_GRAD_MINUS_SHIFT = tl.constexpr(0.01831563888873418)  # e^(56 - 60)
 _LN2 = tl.constexpr(0.6931471805599453)
 
 LOSS_PER_ELEMENT, LOSS_PER_ROW, LOSS_SKIP = 0, 1, 2
@@ -92,23 +108,21 @@ def _log1p_series(x):
 
 
 @triton.jit
-def _softplus_neg_and_r(s):
-    # softplus(-s) = max(-s, 0) + log1p(e^-|s|) = -log sigma(s), and r = e^(60 - s) for
-    # s > 30 (else a flag value). One exp serves both: its argument is shifted by 60 where
-    # |s| > 30 so that r does not underflow before s ~ 147.
+def _scaled_softplus_neg(s):
+    # u = e^60 softplus(-s) = -e^60 log sigma(s), finite for -2.6e12 < s < 147. For s > 30
+    # it is e^(60 - s) (log1p(x) = x there), which keeps sum_a u_a exact where the marginal
+    # is within e^-30 of 1. One exp: its argument is shifted by 60 where |s| > 30.
     a = tl.abs(s)
     big = a > _EXTREME
     e = tl.exp(tl.where(big, _SHIFT - a, -a))
     x = tl.where(big, e * _EXP_NEG_SHIFT, e)  # e^-|s|
     sp = tl.maximum(-s, 0.0) + _log1p_series(x)
-    r = tl.where(s > _EXTREME, e, _NOT_EXTREME)
-    return sp, r
+    return tl.where(s > _EXTREME, e, sp * _EXP_SHIFT)  # NaN stays NaN
 
 
 @triton.jit
-def _one_minus_exp_neg(v):
-    # -expm1(-v) = 1 - e^-v for v >= 0: a Taylor series (Horner) below ln 2, where the
-    # subtraction would cancel.
+def _one_minus_exp_neg_over_v(v):
+    # (1 - e^-v) / v for 0 <= v < ln 2: a Taylor series (Horner); no cancellation.
     r = 1.0 - v * (1.0 / 12.0)
     r = 1.0 - v * (1.0 / 11.0) * r
     r = 1.0 - v * (1.0 / 10.0) * r
@@ -120,28 +134,30 @@ def _one_minus_exp_neg(v):
     r = 1.0 - v * (1.0 / 4.0) * r
     r = 1.0 - v * (1.0 / 3.0) * r
     r = 1.0 - v * 0.5 * r
-    return tl.where(v < _LN2, v * r, 1.0 - tl.exp(-v))
+    return r
 
 
 @triton.jit
-def _log_one_minus_marginal(v, r_sum):
-    # log(1 - e^-v) from v = -log(marginal) = sum softplus(-s_a) and r_sum = sum r_a.
-    small_v = tl.log(_one_minus_exp_neg(v))  # v < ln 2: 1 - q <= 1/2 (> 0: some s_a <= 30)
+def _log_one_minus_marginal(u_sum):
+    # log(1 - e^-v) from u_sum = e^60 v, v = -log(marginal) = sum_a softplus(-s_a).
+    v = u_sum * _EXP_NEG_SHIFT
+    v_small = tl.minimum(v, _LN2)  # the series' domain (keeps the unused lanes finite)
+    small_v = tl.log(v_small * _one_minus_exp_neg_over_v(v_small))  # v < ln 2: 1 - q <= 1/2
     large_v = _log1p_series(-tl.exp(-v))  # q < 1/2
-    extreme = tl.log(r_sum) - _SHIFT
+    tiny = tl.log(u_sum) - _SHIFT  # v < 1e-8: log(1 - e^-v) = log v to float precision
     out = tl.where(v < _LN2, small_v, large_v)
-    out = tl.where(r_sum < 1e25, extreme, out)  # every ancestor has s_a > 30
+    out = tl.where(u_sum < _TINY_U, tiny, out)
     return tl.where(out < _LOG_ONE_MINUS_FLOOR, _LOG_ONE_MINUS_FLOOR, out)  # NaN stays NaN
 
 
 @triton.jit
-def _scaled_one_minus_sigmoid(s):
-    # (1 - sigma(s)) e^56 = exp(log sigma(-s) + 56) without overflow or underflow.
-    sp, _ = _softplus_neg_and_r(-s)
-    n = -sp  # log sigma(-s) <= 0
-    deep = n < -_GRAD_SHIFT
-    e = tl.exp(tl.where(deep, n + _GRAD_SHIFT, n))
-    return tl.where(deep, e, e * _EXP_GRAD_SHIFT)
+def _scaled_one_minus_sigmoid(u):
+    # (1 - sigma(s)) e^56 from u = e^60 softplus(-s), without overflow or underflow:
+    # 1 - sigma(s) = 1 - e^-v with v = softplus(-s) = u e^-60.
+    v = u * _EXP_NEG_SHIFT
+    small_v = u * _one_minus_exp_neg_over_v(v) * _EXP_GRAD_MINUS_SHIFT  # s > 0
+    large_v = (1.0 - tl.exp(-v)) * _EXP_GRAD_SHIFT  # s <= 0: 1 - sigma >= 1/2
+    return tl.where(v < _LN2, small_v, large_v)
 
 
 @triton.jit
@@ -164,42 +180,66 @@ def _hdl_rows_kernel(
 ):
     # A program owns ROWS rows at a time: every index it loads (table, descendant list)
     # serves ROWS rows, which divides the table traffic by ROWS. Tiles are [ROWS, BLOCK].
+    # Its workspace holds three arrays of N x ROWS floats, u_s, u_t (later the sums over
+    # descendants, G) and g, with the rows interleaved (element a of row r at a * ROWS + r),
+    # so that one gathered index reads ROWS adjacent floats. Workspace accesses are masked
+    # along the concepts only (the rows past B hold values that are never stored out).
     pid = tl.program_id(0)
     num_programs = tl.num_programs(0)
     offs_r = tl.arange(0, ROWS)
     offs_c = tl.arange(0, BLOCK_C)
     offs_e = tl.arange(0, BLOCK_E)
-    work_rows = work_ptr + (pid.to(tl.int64) * ROWS + offs_r)[:, None] * N  # [ROWS, 1]
+    work_us = work_ptr + pid.to(tl.int64) * (3 * ROWS) * N + offs_r[:, None]  # [ROWS, 1]
+    work_ut = work_us + ROWS * N  # u_t in pass A, G in passes B and C
+    work_g = work_us + 2 * ROWS * N
     for row0 in range(pid * ROWS, B, num_programs * ROWS):
         rows = row0 + offs_r
         row_ok = (rows < B)[:, None]  # [ROWS, 1]
         base = rows.to(tl.int64)[:, None] * N  # [ROWS, 1]
+        # ---- pass 0: the elementwise terms u = e^60 softplus(-z/T), once per element
+        for c0 in range(0, N, BLOCK_C):
+            c = c0 + offs_c
+            in_row = (c < N)[None, :]
+            tile = row_ok & in_row
+            s = tl.load(student_ptr + base + c[None, :], mask=tile, other=0.0,
+                        eviction_policy="evict_first").to(tl.float32) * inv_t
+            t = tl.load(teacher_ptr + base + c[None, :], mask=tile, other=0.0,
+                        eviction_policy="evict_first").to(tl.float32) * inv_t
+            tl.store(work_us + c[None, :] * ROWS, _scaled_softplus_neg(s), mask=in_row)
+            tl.store(work_ut + c[None, :] * ROWS, _scaled_softplus_neg(t), mask=in_row)
+        tl.debug_barrier()  # the terms are complete
+        # ---- pass A: marginals (gathers and adds only), loss and g_c for every concept
         row_loss = tl.zeros((ROWS, BLOCK_C), tl.float32)
-        # ---- pass A: marginals, loss and g_c for every concept of the rows
         for c0 in range(0, N, BLOCK_C):
             c = c0 + offs_c
             in_row = c < N
             tile = row_ok & in_row[None, :]
-            v_s = tl.zeros((ROWS, BLOCK_C), tl.float32)  # -ls
-            v_t = tl.zeros((ROWS, BLOCK_C), tl.float32)  # -lt
-            r_s = tl.zeros((ROWS, BLOCK_C), tl.float32)
-            r_t = tl.zeros((ROWS, BLOCK_C), tl.float32)
-            for k in range(K):  # table is stored [K, N]: coalesced index loads
-                a = tl.load(table_ptr + k * N + c, mask=in_row, other=-1)
-                valid = row_ok & (a >= 0)[None, :]
-                at = base + a[None, :]
-                s = tl.load(student_ptr + at, mask=valid, other=0.0).to(tl.float32) * inv_t
-                t = tl.load(teacher_ptr + at, mask=valid, other=0.0).to(tl.float32) * inv_t
-                sp_s, rr_s = _softplus_neg_and_r(s)
-                sp_t, rr_t = _softplus_neg_and_r(t)
-                v_s += tl.where(valid, sp_s, 0.0)
-                v_t += tl.where(valid, sp_t, 0.0)
-                r_s += tl.where(valid, rr_s, 0.0)
-                r_t += tl.where(valid, rr_t, 0.0)
-            ls = -v_s
-            lt = -v_t
-            log1m_q = _log_one_minus_marginal(v_s, r_s)
-            log1m_p = _log_one_minus_marginal(v_t, r_t)
+            u_s = tl.zeros((ROWS, BLOCK_C), tl.float32)  # e^60 (-ls)
+            u_t = tl.zeros((ROWS, BLOCK_C), tl.float32)  # e^60 (-lt)
+            for k in range(0, K, 4):  # table stored [K, N]: coalesced index loads; four
+                # columns per step so that eight gathers are in flight at once
+                a0 = tl.load(table_ptr + k * N + c, mask=in_row, other=-1)
+                a1 = tl.load(table_ptr + (k + 1) * N + c, mask=in_row & (k + 1 < K), other=-1)
+                a2 = tl.load(table_ptr + (k + 2) * N + c, mask=in_row & (k + 2 < K), other=-1)
+                a3 = tl.load(table_ptr + (k + 3) * N + c, mask=in_row & (k + 3 < K), other=-1)
+                valid0 = (a0 >= 0)[None, :]
+                valid1 = (a1 >= 0)[None, :]
+                valid2 = (a2 >= 0)[None, :]
+                valid3 = (a3 >= 0)[None, :]
+                s0 = tl.load(work_us + a0[None, :] * ROWS, mask=valid0, other=0.0)
+                t0 = tl.load(work_ut + a0[None, :] * ROWS, mask=valid0, other=0.0)
+                s1 = tl.load(work_us + a1[None, :] * ROWS, mask=valid1, other=0.0)
+                t1 = tl.load(work_ut + a1[None, :] * ROWS, mask=valid1, other=0.0)
+                s2 = tl.load(work_us + a2[None, :] * ROWS, mask=valid2, other=0.0)
+                t2 = tl.load(work_ut + a2[None, :] * ROWS, mask=valid2, other=0.0)
+                s3 = tl.load(work_us + a3[None, :] * ROWS, mask=valid3, other=0.0)
+                t3 = tl.load(work_ut + a3[None, :] * ROWS, mask=valid3, other=0.0)
+                u_s += (s0 + s1) + (s2 + s3)
+                u_t += (t0 + t1) + (t2 + t3)
+            ls = -(u_s * _EXP_NEG_SHIFT)
+            lt = -(u_t * _EXP_NEG_SHIFT)
+            log1m_q = _log_one_minus_marginal(u_s)
+            log1m_p = _log_one_minus_marginal(u_t)
             q = tl.exp(ls)
             p = tl.exp(lt)
             one_minus_p = tl.exp(log1m_p)
@@ -227,34 +267,43 @@ def _hdl_rows_kernel(
                 if HAS_GRAD_OUT:
                     g = g * tl.load(grad_out_ptr + base + c[None, :], mask=tile,
                                     other=0.0).to(tl.float32)
-                tl.store(work_rows + c[None, :], g, mask=tile)
+                tl.store(work_g + c[None, :] * ROWS, g, mask=in_row[None, :])
         if LOSS_MODE == 1:
             tl.store(loss_ptr + rows, tl.sum(row_loss, axis=1), mask=rows < B)
-        # ---- pass B: dz_a = (1 - sigma(s_a)) / T * sum over the descendants c of a of g_c
         if COMPUTE_GRAD:
-            tl.debug_barrier()  # the workspace rows are complete
+            tl.debug_barrier()  # g is complete and u_t is no longer read
+            # ---- pass B: G_a = sum over the descendants c of a of g_c (segmented scan)
             carry = tl.zeros((ROWS,), tl.float32)
+            desc_next = tl.load(desc_c_ptr + offs_e, mask=offs_e < nnz, other=0)
             for e0 in range(0, nnz, BLOCK_E):
                 e = e0 + offs_e
                 in_list = e < nnz
-                desc = tl.load(desc_c_ptr + e, mask=in_list, other=0)
+                desc = desc_next
+                vals = tl.load(work_g + desc[None, :] * ROWS, mask=in_list[None, :], other=0.0)
                 start = tl.load(desc_start_ptr + e, mask=in_list, other=1).to(tl.int32)
                 last = tl.load(desc_start_ptr + e + 1, mask=(e + 1) < nnz, other=1) != 0
-                vals = tl.load(work_rows + desc[None, :], mask=row_ok & in_list[None, :],
-                               other=0.0)
+                done = in_list & last
+                a = tl.load(desc_a_ptr + e, mask=done, other=0)
+                # the next chunk's indices load while this chunk is scanned
+                desc_next = tl.load(desc_c_ptr + e + BLOCK_E, mask=(e + BLOCK_E) < nnz, other=0)
                 continued = ((offs_e == 0) & (start == 0))[None, :]  # carry into the chunk
                 vals = tl.where(continued, vals + carry[:, None], vals)
                 starts = tl.broadcast_to(start[None, :], (ROWS, BLOCK_E))
                 sums, _ = tl.associative_scan((vals, starts), 1, _segmented_add)
                 carry = tl.sum(tl.where((offs_e == BLOCK_E - 1)[None, :], sums, 0.0), axis=1)
-                done = in_list & last
-                a = tl.load(desc_a_ptr + e, mask=done, other=0)
-                out = row_ok & done[None, :]
-                at = base + a[None, :]
-                s = tl.load(student_ptr + at, mask=out, other=0.0).to(tl.float32) * inv_t
-                dz = _scaled_one_minus_sigmoid(s) * sums * grad_scale
-                tl.store(grad_ptr + at, dz.to(grad_ptr.dtype.element_ty), mask=out)
-            tl.debug_barrier()  # the next rows may overwrite the workspace
+                tl.store(work_ut + a[None, :] * ROWS, sums, mask=done[None, :])
+            tl.debug_barrier()  # G is complete
+            # ---- pass C: dz_a = (1 - sigma(s_a)) / T * G_a, coalesced, once per element
+            for c0 in range(0, N, BLOCK_C):
+                c = c0 + offs_c
+                in_row = (c < N)[None, :]
+                tile = row_ok & in_row
+                u = tl.load(work_us + c[None, :] * ROWS, mask=in_row, other=0.0)
+                total = tl.load(work_ut + c[None, :] * ROWS, mask=in_row, other=0.0)
+                dz = _scaled_one_minus_sigmoid(u) * total * grad_scale
+                tl.store(grad_ptr + base + c[None, :], dz.to(grad_ptr.dtype.element_ty),
+                         mask=tile, eviction_policy="evict_first")
+        tl.debug_barrier()  # the next rows may overwrite the workspace
 
 
 # ----------------------------------------------------------------------------- host side
@@ -277,7 +326,17 @@ class TritonLaunchConfig:
     programs_per_sm: int = 2
 
 
-DEFAULT_CONFIG = TritonLaunchConfig()
+DEFAULT_CONFIG = TritonLaunchConfig()  # small N (below LARGE_N)
+LARGE_N = 8192
+LARGE_N_CONFIG = TritonLaunchConfig(rows=1, block_c=1024, block_e=1024, num_warps=8,
+                                    programs_per_sm=2)
+
+
+def default_config(num_concepts: int) -> TritonLaunchConfig:
+    """The launch configuration :func:`hdl_rows` uses when given none: wide single-row
+    chunks for ``N >= LARGE_N`` (fastest in the H200 sweeps of ``benchmarks/gpu_check.py``),
+    two-row blocks below."""
+    return LARGE_N_CONFIG if num_concepts >= LARGE_N else DEFAULT_CONFIG
 
 
 _WORKSPACE_FLOATS = 2**26  # 256 MiB: caps the persistent grid for very large N
@@ -288,7 +347,7 @@ def _num_programs(device: torch.device, rows: int, num_concepts: int,
     blocks = -(-rows // config.rows)
     if device.type == "cuda":
         sms = torch.cuda.get_device_properties(device).multi_processor_count
-        fits = _WORKSPACE_FLOATS // (config.rows * num_concepts)
+        fits = _WORKSPACE_FLOATS // (3 * config.rows * num_concepts)
         return max(1, min(blocks, sms * config.programs_per_sm, fits))
     return max(1, min(blocks, 2))  # the interpreter: still exercise the persistent loop
 
@@ -302,7 +361,7 @@ def hdl_rows(
     loss_mode: int,
     grad_scale: float | None,
     grad_output: Tensor | None = None,
-    config: TritonLaunchConfig = DEFAULT_CONFIG,
+    config: TritonLaunchConfig | None = None,
 ) -> tuple[Tensor | None, Tensor | None]:
     """Launch the row kernel once: the loss and/or the gradient of the student logits.
 
@@ -316,18 +375,19 @@ def hdl_rows(
         grad_scale: ``None`` for no gradient, else the factor on ``dL/dz`` (``1/B`` for
             batchmean, 1 otherwise).
         grad_output: ``[B, N]`` incoming gradient of a per-element loss, or ``None``.
-        config: launch parameters.
+        config: launch parameters (``None``: :func:`default_config` of ``N``).
 
     Returns:
         ``(loss, grad)``, each ``None`` when not requested; ``grad`` has the student's dtype.
     """
     rows, num_concepts = student.shape
+    config = config or default_config(num_concepts)
     width = plan.table_t.shape[0]
     device = student.device
     programs = _num_programs(device, rows, num_concepts, config)
     compute_grad = grad_scale is not None
-    work = torch.empty((programs * config.rows if compute_grad else 1, num_concepts),
-                       dtype=torch.float32, device=device)
+    work = torch.empty((programs * config.rows, 3 * num_concepts), dtype=torch.float32,
+                       device=device)
     loss = None
     if loss_mode == LOSS_PER_ELEMENT:
         loss = torch.empty((rows, num_concepts), dtype=torch.float32, device=device)

@@ -116,12 +116,14 @@ def test_triton_scaled_loss_backward(hdl_triton, dag_table):
     assert_close_scaled(grads[0], grads[1], GRAD_TOLERANCE[torch.float32], "gradient of 3 L")
 
 
-def test_triton_no_grad_and_chunked_rows(hdl_triton, dag_table):
-    """A small launch config forces several chunks per row and per descendant list."""
+@pytest.mark.parametrize("rows", [1, 2, 4])
+def test_triton_no_grad_and_chunked_rows(hdl_triton, dag_table, rows):
+    """A small launch config forces several chunks per row and per descendant list; 3 rows
+    in blocks of 1, 2 (one partial block) and 4 (one block, a row past B) per program."""
     ancestors = dag_table(150, 7, seed=13)
     student, teacher = make_logits(3, 150, seed=14)
     plan = descendant_plan(ancestors)
-    config = hdl_triton.TritonLaunchConfig(block_c=32, block_e=16, num_warps=1)
+    config = hdl_triton.TritonLaunchConfig(rows=rows, block_c=32, block_e=16, num_warps=1)
     loss, grad = hdl_triton.hdl_rows(student, teacher, plan, None, 1.3, hdl_triton.LOSS_PER_ROW,
                                      1.0, config=config)
     leaf = student.clone().requires_grad_(True)

@@ -77,6 +77,12 @@ def test_triton_kernel_compiles_for_hopper(dtype, loss_mode, grad_out, config):
     assert "atom." not in compiled.asm["ptx"]  # the descendant sums need no atomics
 
 
+@pytest.mark.triton
+def test_triton_default_config_depends_on_the_number_of_concepts():
+    assert hdl_triton.default_config(hdl_triton.LARGE_N) == hdl_triton.LARGE_N_CONFIG
+    assert hdl_triton.default_config(4099) == hdl_triton.DEFAULT_CONFIG
+
+
 needs_gpu = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 
 
