@@ -2,9 +2,10 @@
 
 The build test compiles the whole extension (C++ dispatch, CPU kernels and
 ``cuda/hdl_cuda.cu`` with nvcc for sm_90) into the library's persistent cache, exactly as
-the backend does on first use; on a 2-core machine that takes about 4 minutes (nvcc alone
-over 2), so it is marked slow. A GPU is not needed to compile, only to run: the value checks
-are marked ``gpu``.
+the backend does on first use. On a 2-core machine a cold build takes 2-4 minutes (nvcc
+alone over 2); it stays in the default run because the issue asks CI to show that the CUDA
+sources compile, and later runs hit the cache. A GPU is not needed to compile, only to run:
+the value checks are marked ``gpu``.
 """
 
 from __future__ import annotations
@@ -41,7 +42,6 @@ def test_cuda_extension_name_hashes_every_source():
     assert any("code=compute_90" in flag for flag in hdl_cuda.NVCC_FLAGS)  # PTX fallback
 
 
-@pytest.mark.slow
 def test_cuda_extension_compiles_with_nvcc(dag_table):
     from torch.utils import cpp_extension
 
