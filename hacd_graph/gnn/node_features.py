@@ -14,8 +14,6 @@ Structure: one-hot level, one-hot facet, and log(1 + in/out degree).
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +21,7 @@ from pathlib import Path
 import torch
 
 from hacd_graph.ach import ConceptHierarchy
+from hacd_graph.atomic_io import save_torch_atomic
 
 TEXT_DIM = 384  # all-MiniLM-L6-v2
 
@@ -123,11 +122,7 @@ def text_features(ach: ConceptHierarchy, config: NodeFeatureConfig) -> torch.Ten
     if path.exists():
         return torch.load(path)
     emb = embed_texts(texts, model_dir, config.batch_size)
-    cache.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=cache, suffix=".tmp")
-    os.close(fd)
-    torch.save(emb, tmp)
-    os.replace(tmp, path)
+    save_torch_atomic(emb, path)
     return emb
 
 

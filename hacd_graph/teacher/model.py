@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from hacd_graph.ach import ConceptHierarchy
-from hacd_graph.data.features import LogMel, LogMelConfig
+from hacd_graph.data.features import LogMel, LogMelConfig, SpecAugmentConfig, spec_augment
 from hacd_graph.gnn import ConceptEncoder, GNNConfig
 from hacd_graph.teacher.backbones import ASTBackbone, ASTBackboneConfig, CNNBackbone, CNNConfig
 from hacd_graph.teacher.heads import FlatHead, GraphConditionedHead
@@ -25,7 +25,8 @@ class TeacherConfig:
         head: ``"graph"`` (graph-conditioned, conditional logits) or ``"flat"``.
         loss: ``"marginal_bce"``, ``"chmcnn"`` or ``"bce"`` (see ``teacher.losses``).
         frontend: log-mel settings (``LogMelConfig`` fields).
-        specaugment: mask time/frequency bands of training features.
+        specaugment: mask time/frequency bands of the features in training mode.
+        specaugment_config: ``SpecAugmentConfig`` fields (mask counts and widths).
         cnn: ``CNNConfig`` fields.
         ast: ``ASTBackboneConfig`` fields.
     """
@@ -35,6 +36,7 @@ class TeacherConfig:
     loss: str = "marginal_bce"
     frontend: dict[str, Any] = field(default_factory=dict)
     specaugment: bool = True
+    specaugment_config: dict[str, Any] = field(default_factory=dict)
     cnn: dict[str, Any] = field(default_factory=dict)
     ast: dict[str, Any] = field(default_factory=dict)
 
@@ -84,6 +86,8 @@ class TeacherModel(nn.Module):
 
     Shapes:
         waveform ``[B, S]`` or features ``[B, T, M]`` -> :class:`TeacherOutput`.
+
+    In training mode (``model.train()``) SpecAugment masks the features when enabled.
     """
 
     def __init__(self, ach: ConceptHierarchy, config: TeacherConfig,
@@ -112,6 +116,8 @@ class TeacherModel(nn.Module):
                              "features [B, T, M]")
         if features is None:
             features = self.frontend(waveform)
+        if self.training and self.config.specaugment:
+            features = spec_augment(features, SpecAugmentConfig(**self.config.specaugment_config))
         embedding, frames = self.backbone(features)
         logits, nodes = self.head(embedding)
         probs = concept_probabilities(self.config.loss, logits, self.ancestors)

@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -23,7 +21,8 @@ from typing import Any
 import torch
 from tqdm.auto import tqdm
 
-from hacd_graph.training.checkpoint import CheckpointManager, write_json_atomic
+from hacd_graph.atomic_io import save_torch_atomic, write_json_atomic
+from hacd_graph.training.checkpoint import CheckpointManager
 from hacd_graph.training.config import TrainerConfig
 from hacd_graph.training.distributed import (
     DistributedContext,
@@ -52,19 +51,6 @@ class TrainResult:
     stage_dir: Path
     metrics: dict[str, Any]
     weights: Path
-
-
-def save_torch_atomic(obj: Any, path: Path) -> None:
-    """``torch.save`` through a temporary file and ``os.replace``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        torch.save(obj, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def completed_result(stage_dir: Path, max_steps: int) -> TrainResult | None:
