@@ -13,6 +13,7 @@ import sys
 
 # group name -> module that defines ``register(subparsers) -> None``
 COMMAND_GROUPS: dict[str, str] = {
+    "ach": "hacd_graph.ach.cli",
 }
 
 

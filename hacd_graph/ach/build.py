@@ -55,11 +55,11 @@ def build_ach(
         raise ValueError(f"build_ach: unknown source(s) {bad or sources}; choose from {SOURCES}")
 
     if sources == ("file",):
-        from hacd_graph.ach.variants import from_file
-
         path = options.get("hierarchy_file")
         if path is None:
             raise ValueError("build_ach: the 'file' source needs hierarchy_file=PATH")
+        from hacd_graph.ach.hierarchy_file import from_file
+
         hierarchy = from_file(path)
     elif "file" in sources:
         raise ValueError("build_ach: 'file' is a source on its own (it replaces core)")

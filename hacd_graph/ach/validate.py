@@ -72,7 +72,9 @@ def validate_concepts(concepts: Sequence[Concept], files: Mapping[str, str] | No
 
     roots = [c.id for c in concepts if not c.parents]
     if not roots:
-        raise fail("no root: every concept has a parent, so the graph has a cycle", None)
+        cycle = find_cycle(concepts)
+        path = " -> ".join(cycle)
+        raise fail(f"no root: every concept has a parent; cycle: {path}", cycle[0])
     if len(roots) > 1:
         shown = ", ".join(f"{r!r} ({files[r]})" if r in files else repr(r) for r in roots[:8])
         raise fail(f"{len(roots)} roots, expected one: {shown}", roots[1])
