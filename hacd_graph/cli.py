@@ -14,6 +14,7 @@ import sys
 # group name -> module that defines ``register(subparsers) -> None``
 COMMAND_GROUPS: dict[str, str] = {
     "ach": "hacd_graph.ach.cli",
+    "data": "hacd_graph.data.cli",
 }
 
 

@@ -200,6 +200,7 @@ def spec_augment(
         raise ValueError(f"spec_augment expects [B, T, M] or [T, M], got {tuple(features.shape)}")
     x = x.clone()
     b, t, m = x.shape
+
     def bands(count: int, width: int, size: int) -> torch.Tensor:
         # [B, size] mask: union of `count` bands of width in [0, width] per item.
         mask = torch.zeros(b, size, dtype=torch.bool, device=x.device)

@@ -8,6 +8,7 @@ measured on the final clip (``classify_*``), so a label never disagrees with the
 from __future__ import annotations
 
 import numpy as np
+from scipy import fft as sp_fft
 from scipy import signal
 
 from hacd_graph.data.synth import dsp
@@ -19,7 +20,8 @@ BANDWIDTHS = ("full", "telephone", "am_radio")
 
 
 def classify_reverberation(rt60_s: float) -> str:
-    """``"dry"`` below 0.25 s, ``"slight"`` below 0.5 s, ``"moderate"`` up to 1 s, else ``"strong"``."""
+    """RT60 class: ``"dry"`` below 0.25 s, ``"slight"`` below 0.5 s, ``"moderate"`` up to
+    1 s, else ``"strong"``."""
     if rt60_s < 0.25:
         return "dry"
     if rt60_s < 0.5:
@@ -37,7 +39,9 @@ def classify_noise(noise_floor_db: float) -> str:
     return "noisy" if noise_floor_db > -35.0 else "clean"
 
 
-def room_impulse_response(rng: np.random.Generator, rt60_s: float, room_size: str, sr: int) -> np.ndarray:
+def room_impulse_response(
+    rng: np.random.Generator, rt60_s: float, room_size: str, sr: int
+) -> np.ndarray:
     """A synthetic room impulse response without the direct path.
 
     Sparse early reflections (their spacing grows with the room) followed by an exponentially
@@ -50,21 +54,30 @@ def room_impulse_response(rng: np.random.Generator, rt60_s: float, room_size: st
     n = max(int(min(rt60_s, 1.5) * sr), int(0.05 * sr))
     t = dsp.time_axis(n, sr)
     tail = dsp.white(rng, n) * np.exp(-6.908 * t / max(rt60_s, 1e-3)).astype(np.float32)
-    tail = dsp.one_pole_lowpass(tail, sr, {"small": 7000.0, "medium": 5000.0, "large": 3500.0}[room_size])
+    tail = dsp.one_pole_lowpass(
+        tail, sr, {"small": 7000.0, "medium": 5000.0, "large": 3500.0}[room_size]
+    )
     spacing = {"small": 0.003, "medium": 0.007, "large": 0.015}[room_size]
     early = rng.uniform(spacing, 8 * spacing, 8)
     for d in early:
         k = int(d * sr)
         if k < n:
-            tail[k] += float(rng.choice([-1, 1]) * rng.uniform(0.5, 1.0) * np.exp(-6.908 * d / rt60_s)) * 4.0
+            tail[k] += (
+                float(rng.choice([-1, 1]) * rng.uniform(0.5, 1.0) * np.exp(-6.908 * d / rt60_s))
+                * 4.0
+            )
     onset = int(spacing * sr)
     tail[:onset] = 0.0
-    return (tail / max(1e-9, float(np.sqrt(np.sum(tail.astype(np.float64) ** 2))))).astype(np.float32)
+    return (tail / max(1e-9, float(np.sqrt(np.sum(tail.astype(np.float64) ** 2))))).astype(
+        np.float32
+    )
 
 
 def reverberate(x: np.ndarray, rir: np.ndarray) -> np.ndarray:
-    """Convolve ``x`` with ``rir`` (FFT), cropped to ``len(x)``."""
-    return signal.oaconvolve(x, rir)[: x.size].astype(np.float32)
+    """Convolve ``x`` with ``rir`` (one single-precision real FFT), cropped to ``len(x)``."""
+    n = sp_fft.next_fast_len(x.size + rir.size - 1, real=True)
+    spec = sp_fft.rfft(x.astype(np.float32), n) * sp_fft.rfft(rir.astype(np.float32), n)
+    return sp_fft.irfft(spec, n)[: x.size].astype(np.float32)
 
 
 def at_distance(x: np.ndarray, distance: str, sr: int) -> tuple[np.ndarray, float, float]:
@@ -102,7 +115,9 @@ def band_limit(x: np.ndarray, bandwidth: str, sr: int, rng: np.random.Generator)
 
 def add_noise_floor(x: np.ndarray, noise_floor_db: float, rng: np.random.Generator) -> np.ndarray:
     """Add white recorder hiss ``noise_floor_db`` dB below (or above) the RMS of ``x``."""
-    return (x + dsp.white(rng, x.size) * np.float32(dsp.rms(x) * dsp.db_to_gain(noise_floor_db))).astype(np.float32)
+    return (
+        x + dsp.white(rng, x.size) * np.float32(dsp.rms(x) * dsp.db_to_gain(noise_floor_db))
+    ).astype(np.float32)
 
 
 def clip_hard(x: np.ndarray, percentile: float) -> tuple[np.ndarray, float]:
@@ -129,4 +144,4 @@ def set_loudness(x: np.ndarray, target_dbfs: float) -> tuple[np.ndarray, float]:
     peak = float(np.abs(y).max())
     if peak > 0.99:
         y *= np.float32(0.99 / peak)
-    return y.astype(np.float32), 20.0 * np.log10(max(dsp.rms(y), 1e-12))
+    return y.astype(np.float32), float(20.0 * np.log10(max(dsp.rms(y), 1e-12)))

@@ -14,9 +14,15 @@ from hacd_graph.data.synth import dsp
 
 
 def harmonic_call(
-    contour: np.ndarray, sr: int, harmonics: int, tilt: float, noise: float, rng: np.random.Generator
+    contour: np.ndarray,
+    sr: int,
+    harmonics: int,
+    tilt: float,
+    noise: float,
+    rng: np.random.Generator,
 ) -> np.ndarray:
-    """A harmonic tone following the pitch ``contour`` (Hz per sample), spectral tilt in dB/harmonic."""
+    """A harmonic tone following the pitch ``contour`` (Hz per sample); ``tilt`` in dB per
+    harmonic; ``noise`` adds breath/roughness relative to the tone's RMS."""
     n = contour.size
     phase = dsp.phase_from_freq(contour, n, sr)
     amps = [dsp.db_to_gain(-tilt * (k - 1)) for k in range(1, harmonics + 1)]
@@ -79,7 +85,10 @@ def bird_chirp(rng: np.random.Generator, n: int, sr: int, attrs: dict) -> tuple[
             m = int(r.uniform(0.03, 0.08) * sr)
             f_a, f_b = r.uniform(2000, hi, 2)
             contour = np.linspace(f_a, f_b, m)
-            parts.append(harmonic_call(contour, sr, 2, 12.0, 0.0, r) * dsp.adsr(m, sr, 0.005, 0.01, 0.8, 0.01))
+            parts.append(
+                harmonic_call(contour, sr, 2, 12.0, 0.0, r)
+                * dsp.adsr(m, sr, 0.005, 0.01, 0.8, 0.01)
+            )
             parts.append(dsp.silence(int(r.uniform(0.02, 0.06) * sr)))
         return np.concatenate(parts)
 

@@ -7,9 +7,9 @@ mention only what is there.
 
 from __future__ import annotations
 
-import numpy as np
-
 from functools import lru_cache
+
+import numpy as np
 
 from hacd_graph.data.synth import animals, dsp, machines, nature, voices
 
@@ -54,8 +54,14 @@ def _excerpt(rng: np.random.Generator, kind: str, intensity: str, n: int, sr: in
     return bed[start : start + n].copy()
 
 
-def render_background(rng: np.random.Generator, kind: str, intensity: str, n: int, sr: int,
-                      elements: dict[str, int] | None = None) -> tuple[np.ndarray, dict[str, int]]:
+def render_background(
+    rng: np.random.Generator,
+    kind: str,
+    intensity: str,
+    n: int,
+    sr: int,
+    elements: dict[str, int] | None = None,
+) -> tuple[np.ndarray, dict[str, int]]:
     """Render an ambience.
 
     Args:

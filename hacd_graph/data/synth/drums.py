@@ -13,8 +13,18 @@ import numpy as np
 
 from hacd_graph.data.synth import dsp
 
-PIECES = ("kick", "snare", "brush_tap", "hihat_closed", "hihat_open", "hihat_pedal", "ride",
-          "crash", "tom", "clap")
+PIECES = (
+    "kick",
+    "snare",
+    "brush_tap",
+    "hihat_closed",
+    "hihat_open",
+    "hihat_pedal",
+    "ride",
+    "crash",
+    "tom",
+    "clap",
+)
 VARIANTS = 4
 
 
@@ -41,12 +51,18 @@ def hit(piece: str, variant: int, sr: int) -> np.ndarray:
         x[: int(0.003 * sr)] += 0.3 * dsp.white(rng, int(0.003 * sr))
     elif piece == "snare":
         n = int(0.25 * sr)
-        tone = np.sin(2 * np.pi * 185.0 * dsp.time_axis(n, sr)).astype(np.float32) * dsp.exp_decay(n, sr, 0.04)
-        rattle = dsp.butter(dsp.white(rng, n), sr, "band", (1500.0, 7000.0)) * dsp.exp_decay(n, sr, 0.07)
+        tone = np.sin(2 * np.pi * 185.0 * dsp.time_axis(n, sr)).astype(np.float32) * dsp.exp_decay(
+            n, sr, 0.04
+        )
+        rattle = dsp.butter(dsp.white(rng, n), sr, "band", (1500.0, 7000.0)) * dsp.exp_decay(
+            n, sr, 0.07
+        )
         x = 0.6 * tone + dsp.normalize_rms(rattle) * 0.5
     elif piece == "brush_tap":
         n = int(0.15 * sr)
-        x = dsp.butter(dsp.white(rng, n), sr, "band", (1000.0, 6000.0)) * dsp.exp_decay(n, sr, 0.04, 0.008)
+        x = dsp.butter(dsp.white(rng, n), sr, "band", (1000.0, 6000.0)) * dsp.exp_decay(
+            n, sr, 0.04, 0.008
+        )
     elif piece == "hihat_closed":
         n = int(0.06 * sr)
         x = _metal(rng, n, sr, 400.0 + 10 * variant, 0.015)
@@ -58,7 +74,9 @@ def hit(piece: str, variant: int, sr: int) -> np.ndarray:
         x = _metal(rng, n, sr, 400.0 + 10 * variant, 0.12)
     elif piece == "ride":
         n = int(1.5 * sr)
-        ping = np.sin(2 * np.pi * 3100.0 * dsp.time_axis(n, sr)).astype(np.float32) * dsp.exp_decay(n, sr, 0.3)
+        ping = np.sin(2 * np.pi * 3100.0 * dsp.time_axis(n, sr)).astype(np.float32) * dsp.exp_decay(
+            n, sr, 0.3
+        )
         x = 0.6 * _metal(rng, n, sr, 320.0 + 7 * variant, 0.6) + 0.3 * ping
     elif piece == "crash":
         n = int(2.0 * sr)
@@ -76,7 +94,9 @@ def hit(piece: str, variant: int, sr: int) -> np.ndarray:
         burst = dsp.butter(dsp.white(rng, int(0.012 * sr)), sr, "band", (800.0, 3000.0))
         for k in range(3):
             dsp.add_at(x, burst * dsp.exp_decay(burst.size, sr, 0.004), int(k * 0.011 * sr))
-        tail = dsp.butter(dsp.white(rng, n), sr, "band", (800.0, 3000.0)) * dsp.exp_decay(n, sr, 0.05)
+        tail = dsp.butter(dsp.white(rng, n), sr, "band", (800.0, 3000.0)) * dsp.exp_decay(
+            n, sr, 0.05
+        )
         dsp.add_at(x, 0.5 * tail, int(0.033 * sr))
     x = x.astype(np.float32)
     x /= max(1e-6, float(np.abs(x).max()))

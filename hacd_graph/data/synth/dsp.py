@@ -67,8 +67,11 @@ def _noise_bank(colour: str) -> Array:
     bank_rng = np.random.default_rng(20240601)
     x = bank_rng.standard_normal(NOISE_BANK_SECONDS + 4096).astype(np.float64)
     if colour == "pink":  # Kellet's three-pole approximation of 1/f
-        x = signal.lfilter([0.049922035, -0.095993537, 0.050612699, -0.004408786],
-                           [1.0, -2.494956002, 2.017265875, -0.522189400], x)
+        x = signal.lfilter(
+            [0.049922035, -0.095993537, 0.050612699, -0.004408786],
+            [1.0, -2.494956002, 2.017265875, -0.522189400],
+            x,
+        )
     elif colour == "brown":  # leaky integrator: 1/f^2 above a few Hz
         x = signal.lfilter([1.0], [1.0, -0.995], x)
     x = x[4096:]  # drop the filters' start-up
@@ -82,7 +85,9 @@ def _read_bank(colour: str, rng: np.random.Generator, n: int) -> Array:
     bank = _noise_bank(colour)
     n = int(n)
     if n > bank.size:
-        return np.concatenate([_read_bank(colour, rng, bank.size), _read_bank(colour, rng, n - bank.size)])
+        return np.concatenate(
+            [_read_bank(colour, rng, bank.size), _read_bank(colour, rng, n - bank.size)]
+        )
     start = int(rng.integers(0, bank.size - n + 1))
     sign = np.float32(1.0 if rng.random() < 0.5 else -1.0)
     return bank[start : start + n] * sign
@@ -122,7 +127,9 @@ def db_to_gain(db: float) -> float:
     return float(10.0 ** (db / 20.0))
 
 
-def butter(x: Array, sr: int, kind: str, freq: float | tuple[float, float], order: int = 2) -> Array:
+def butter(
+    x: Array, sr: int, kind: str, freq: float | tuple[float, float], order: int = 2
+) -> Array:
     """Butterworth low/high/band-pass filter (second-order sections), float32 out.
 
     Frequencies are clipped to (10 Hz, 0.95 Nyquist) so that any request is realisable.

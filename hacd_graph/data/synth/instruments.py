@@ -33,8 +33,9 @@ RANGES: dict[str, tuple[int, int, float, bool]] = {
 }
 
 
-def karplus_strong(freq: float, n: int, sr: int, rng: np.random.Generator, damping: float,
-                   brightness: float) -> np.ndarray:
+def karplus_strong(
+    freq: float, n: int, sr: int, rng: np.random.Generator, damping: float, brightness: float
+) -> np.ndarray:
     """Plucked string by Karplus–Strong, computed one period at a time (vectorised).
 
     ``y[t] = x[t] + damping * (y[t-P] + y[t-P-1]) / 2`` with period ``P = sr / freq``; each
@@ -46,18 +47,25 @@ def karplus_strong(freq: float, n: int, sr: int, rng: np.random.Generator, dampi
     if brightness < 1.0:
         burst = dsp.one_pole_lowpass(burst, sr, 500.0 + brightness * 7000.0)
     blocks = int(np.ceil(n / p)) + 1
-    out = np.empty(blocks * p, dtype=np.float32)
-    out[:p] = burst
-    prev = burst
+    out = np.zeros(blocks * p + 1, dtype=np.float32)  # out[0] is y[-1] = 0
+    out[1 : p + 1] = burst
+    g = np.float32(damping * 0.5)
     for b in range(1, blocks):
-        shifted = np.concatenate([[prev[-1]], prev[:-1]])  # y[t-P-1] for the block
-        prev = np.float32(damping) * 0.5 * (prev + shifted)
-        out[b * p : (b + 1) * p] = prev
+        t0 = b * p + 1  # offset of block b in out
+        out[t0 : t0 + p] = g * (out[t0 - p : t0] + out[t0 - p - 1 : t0 - 1])
+    return out[1 : n + 1]
     return out[:n]
 
 
-def _additive(freq: float, n: int, sr: int, amps: list[float], decays: list[float] | None,
-              inharmonicity: float = 0.0, detune_cents: float = 0.0) -> np.ndarray:
+def _additive(
+    freq: float,
+    n: int,
+    sr: int,
+    amps: list[float],
+    decays: list[float] | None,
+    inharmonicity: float = 0.0,
+    detune_cents: float = 0.0,
+) -> np.ndarray:
     t = dsp.time_axis(n, sr).astype(np.float64)
     out = np.zeros(n, dtype=np.float64)
     for k, a in enumerate(amps, start=1):
@@ -73,8 +81,15 @@ def _additive(freq: float, n: int, sr: int, amps: list[float], decays: list[floa
     return out.astype(np.float32)
 
 
-def _vibrato_saw(freq: float, n: int, sr: int, rate: float, depth_semitones: float,
-                 harmonics: int, tilt_db: float) -> np.ndarray:
+def _vibrato_saw(
+    freq: float,
+    n: int,
+    sr: int,
+    rate: float,
+    depth_semitones: float,
+    harmonics: int,
+    tilt_db: float,
+) -> np.ndarray:
     t = dsp.time_axis(n, sr)
     onset = np.minimum(1.0, t / 0.3)  # vibrato fades in after the attack
     track = freq * 2 ** (depth_semitones / 12 * onset * np.sin(2 * np.pi * rate * t))
@@ -83,7 +98,9 @@ def _vibrato_saw(freq: float, n: int, sr: int, rate: float, depth_semitones: flo
     for k in range(1, harmonics + 1):
         if freq * k >= 0.45 * sr:
             break
-        out += np.float32(dsp.db_to_gain(-tilt_db * (k - 1)) / k**0.5) * np.sin(k * phase).astype(np.float32)
+        out += np.float32(dsp.db_to_gain(-tilt_db * (k - 1)) / k**0.5) * np.sin(k * phase).astype(
+            np.float32
+        )
     return out
 
 
@@ -108,7 +125,11 @@ def note_table(instrument: str, midi: int, sr: int) -> np.ndarray:
         electric = instrument == "electric_guitar"
         x = karplus_strong(f, n, sr, rng, 0.996 if electric else 0.993, 0.9 if electric else 0.6)
         if not electric:
-            x = x + 0.4 * dsp.resonator(x, sr, 110.0, 40.0) + 0.3 * dsp.resonator(x, sr, 220.0, 60.0)
+            x = (
+                x
+                + 0.4 * dsp.resonator(x, sr, 110.0, 40.0)
+                + 0.3 * dsp.resonator(x, sr, 220.0, 60.0)
+            )
     elif instrument in ("double_bass", "electric_bass"):
         upright = instrument == "double_bass"
         x = karplus_strong(f, n, sr, rng, 0.995 if upright else 0.998, 0.35 if upright else 0.6)
@@ -144,7 +165,8 @@ def note_table(instrument: str, midi: int, sr: int) -> np.ndarray:
         ratios = [1.0, 2.76, 5.40, 8.93]
         t = dsp.time_axis(n, sr)
         x = sum(
-            np.sin(2 * np.pi * min(f * r, 0.45 * sr) * t) * np.exp(-t / (1.5 / r)) / r**0.5 for r in ratios
+            np.sin(2 * np.pi * min(f * r, 0.45 * sr) * t) * np.exp(-t / (1.5 / r)) / r**0.5
+            for r in ratios
         ).astype(np.float32)
     else:  # synthesizer: two detuned band-limited saws through a low-pass
         saw = [1.0 / k for k in range(1, 25)]

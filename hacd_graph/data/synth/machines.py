@@ -55,7 +55,11 @@ def car_horn(rng: np.random.Generator, n: int, sr: int, attrs: dict) -> tuple[np
         x = _harmonic_drone(405.0, m, sr, [1, 0.8, 0.6, 0.5, 0.4]) + _harmonic_drone(
             510.0, m, sr, [1, 0.8, 0.6, 0.5, 0.4]
         )
-        dsp.add_at(out, x * dsp.adsr(m, sr, 0.01, 0.02, 0.9, 0.03), int(slot * (k + rng.uniform(0, 0.5)) * sr))
+        dsp.add_at(
+            out,
+            x * dsp.adsr(m, sr, 0.01, 0.02, 0.9, 0.03),
+            int(slot * (k + rng.uniform(0, 0.5)) * sr),
+        )
     return out, count
 
 
@@ -93,13 +97,17 @@ def knock(rng: np.random.Generator, n: int, sr: int, attrs: dict) -> tuple[np.nd
     t0 = rng.uniform(0.1, max(0.11, n / sr - count * 0.25 - 0.1))
     for _ in range(count):
         x = dsp.white(rng, m)
-        body = dsp.resonator(x, sr, rng.uniform(180, 260), 40.0) + 0.5 * dsp.resonator(x, sr, 620.0, 80.0)
+        body = dsp.resonator(x, sr, rng.uniform(180, 260), 40.0) + 0.5 * dsp.resonator(
+            x, sr, 620.0, 80.0
+        )
         dsp.add_at(out, dsp.normalize_rms(body) * dsp.exp_decay(m, sr, 0.015), int(t0 * sr))
         t0 += rng.uniform(0.18, 0.26)
     return out, count
 
 
-def telephone_ring(rng: np.random.Generator, n: int, sr: int, attrs: dict) -> tuple[np.ndarray, int]:
+def telephone_ring(
+    rng: np.random.Generator, n: int, sr: int, attrs: dict
+) -> tuple[np.ndarray, int]:
     """A telephone ringing: 440+480 Hz dual tone, 2 s on / 4 s off cadence (or 0.4 s bursts)."""
     t = dsp.time_axis(n, sr)
     tone = (np.sin(2 * np.pi * 440 * t) + np.sin(2 * np.pi * 480 * t)).astype(np.float32)
@@ -118,7 +126,9 @@ def doorbell(rng: np.random.Generator, n: int, sr: int, attrs: dict) -> tuple[np
     start = int(rng.uniform(0.0, max(0.01, n / sr - 1.8)) * sr)
     for i, f in enumerate((root * 1.26, root)):
         tone = sum(np.sin(2 * np.pi * f * r * t) * a for r, a in ((1, 1.0), (2.0, 0.4), (3.0, 0.2)))
-        dsp.add_at(out, tone.astype(np.float32) * dsp.exp_decay(m, sr, 0.5), start + i * int(0.5 * sr))
+        dsp.add_at(
+            out, tone.astype(np.float32) * dsp.exp_decay(m, sr, 0.5), start + i * int(0.5 * sr)
+        )
     return out, 1
 
 
@@ -150,7 +160,9 @@ def glass_clink(rng: np.random.Generator, n: int, sr: int, attrs: dict) -> tuple
             np.sin(2 * np.pi * min(f * r, top) * t) * a * np.exp(-t / (0.25 / r))
             for r, a in ((1.0, 1.0), (1.58, 0.5), (2.31, 0.3))
         ).astype(np.float32)
-        dsp.add_at(out, x * dsp.exp_decay(m, sr, 1.0, 0.0005), int(slot * (k + rng.uniform(0, 0.6)) * sr))
+        dsp.add_at(
+            out, x * dsp.exp_decay(m, sr, 1.0, 0.0005), int(slot * (k + rng.uniform(0, 0.6)) * sr)
+        )
     return out, count
 
 
@@ -161,7 +173,11 @@ def door_slam(rng: np.random.Generator, n: int, sr: int, attrs: dict) -> tuple[n
     x = dsp.white(rng, m)
     thud = dsp.resonator(x, sr, rng.uniform(70, 110), 30.0) * dsp.exp_decay(m, sr, 0.08)
     rattle = dsp.butter(x, sr, "band", (800.0, 3000.0)) * dsp.exp_decay(m, sr, 0.03)
-    dsp.add_at(out, dsp.normalize_rms(thud) + 0.3 * dsp.normalize_rms(rattle), int(rng.uniform(0.1, 0.6) * n))
+    dsp.add_at(
+        out,
+        dsp.normalize_rms(thud) + 0.3 * dsp.normalize_rms(rattle),
+        int(rng.uniform(0.1, 0.6) * n),
+    )
     return out, 1
 
 
@@ -171,11 +187,15 @@ def drill(rng: np.random.Generator, n: int, sr: int, attrs: dict) -> tuple[np.nd
     f = rng.uniform(180, 300) * (1.0 + 0.05 * np.sin(2 * np.pi * 0.7 * t))
     whine = _harmonic_drone(f, n, sr, [1.0, 0.8, 0.7, 0.5, 0.4, 0.3, 0.2, 0.2])
     grind = dsp.butter(dsp.white(rng, n), sr, "band", (1000.0, 5000.0))
-    on = dsp.one_pole_lowpass((np.sin(2 * np.pi * rng.uniform(0.3, 0.6) * t + 1.0) > -0.4).astype(np.float32), sr, 20.0)
+    on = dsp.one_pole_lowpass(
+        (np.sin(2 * np.pi * rng.uniform(0.3, 0.6) * t + 1.0) > -0.4).astype(np.float32), sr, 20.0
+    )
     return (dsp.normalize_rms(whine) + 0.3 * dsp.normalize_rms(grind)) * on, 0
 
 
-def vacuum_cleaner(rng: np.random.Generator, n: int, sr: int, attrs: dict) -> tuple[np.ndarray, int]:
+def vacuum_cleaner(
+    rng: np.random.Generator, n: int, sr: int, attrs: dict
+) -> tuple[np.ndarray, int]:
     """A vacuum cleaner: loud broadband airflow noise with a high motor whine."""
     air = dsp.butter(dsp.pink(rng, n), sr, "band", (200.0, 6000.0))
     whine = _harmonic_drone(rng.uniform(600, 900), n, sr, [1.0, 0.4])
@@ -199,4 +219,6 @@ def traffic(rng: np.random.Generator, n: int, sr: int, attrs: dict) -> tuple[np.
     passes = dsp.slow_modulation(rng, n, sr, rate=0.6, depth=0.5)
     engines = [engine(rng, n, sr, {"rpm": rng.uniform(1200, 2500)})[0] for _ in range(2)]
     out = dsp.normalize_rms(roar) * passes + 0.3 * dsp.normalize_rms(sum(engines))
-    return signal.sosfilt(signal.butter(2, 3000 / (sr / 2), output="sos"), out).astype(np.float32), 0
+    return signal.sosfilt(signal.butter(2, 3000 / (sr / 2), output="sos"), out).astype(
+        np.float32
+    ), 0

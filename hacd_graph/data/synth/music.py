@@ -17,8 +17,14 @@ from hacd_graph.data.synth import drums, dsp, instruments
 from hacd_graph.data.synth.record import MusicRecord, PartRecord
 
 GENRES = ("jazz", "rock", "electronic", "classical", "folk")
-CHORD_TONES = {"maj": (0, 4, 7), "m": (0, 3, 7), "7": (0, 4, 7, 10), "m7": (0, 3, 7, 10),
-               "maj7": (0, 4, 7, 11), "5": (0, 7, 12)}
+CHORD_TONES = {
+    "maj": (0, 4, 7),
+    "m": (0, 3, 7),
+    "7": (0, 4, 7, 10),
+    "m7": (0, 3, 7, 10),
+    "maj7": (0, 4, 7, 11),
+    "5": (0, 7, 12),
+}
 PROGRESSIONS = {
     "jazz": [(2, "m7"), (7, "7"), (0, "maj7"), (9, "7")],
     "rock": [(0, "5"), (7, "5"), (9, "5"), (5, "5")],
@@ -26,8 +32,13 @@ PROGRESSIONS = {
     "classical": [(0, "maj"), (5, "maj"), (7, "maj"), (0, "maj")],
     "folk": [(0, "maj"), (5, "maj"), (0, "maj"), (7, "maj")],
 }
-TEMPO = {"jazz": (90, 200), "rock": (100, 150), "electronic": (118, 132), "classical": (60, 120),
-         "folk": (80, 130)}
+TEMPO = {
+    "jazz": (90, 200),
+    "rock": (100, 150),
+    "electronic": (118, 132),
+    "classical": (60, 120),
+    "folk": (80, 130),
+}
 MAJOR = (0, 2, 4, 5, 7, 9, 11)
 PITCH_NAMES = ("C", "D flat", "D", "E flat", "E", "F", "F sharp", "G", "A flat", "A", "B flat", "B")
 
@@ -88,8 +99,11 @@ def _sample_lineup(rng: np.random.Generator, genre: str) -> tuple[list[tuple[str
     pick = lambda options: options[int(rng.integers(len(options)))]  # noqa: E731
     if genre == "jazz":
         solo = pick(["piano", "saxophone", "trumpet", "electric_guitar", "trombone"])
-        solo_tech = pick(["fast_arpeggios", "scalar_runs"]) if solo in ("piano", "electric_guitar") \
+        solo_tech = (
+            pick(["fast_arpeggios", "scalar_runs"])
+            if solo in ("piano", "electric_guitar")
             else pick(["scalar_runs", "legato"])
+        )
         parts = [(solo, "solo", solo_tech)]
         if solo != "piano" and rng.random() < 0.7:
             parts.append(("piano", "accompaniment", "comping"))
@@ -97,33 +111,44 @@ def _sample_lineup(rng: np.random.Generator, genre: str) -> tuple[list[tuple[str
         parts.append(("drum_kit", "rhythm_section", pick(["brushes", "sticks"])))
         return parts, pick(["ride_pattern", "accents"])
     if genre == "rock":
-        parts = [("electric_guitar", "accompaniment", "power_chords"),
-                 ("electric_bass", "rhythm_section", "root_notes"),
-                 ("drum_kit", "rhythm_section", "backbeat")]
+        parts = [
+            ("electric_guitar", "accompaniment", "power_chords"),
+            ("electric_bass", "rhythm_section", "root_notes"),
+            ("drum_kit", "rhythm_section", "backbeat"),
+        ]
         if rng.random() < 0.4:
             parts.insert(0, ("electric_guitar", "solo", "scalar_runs"))
         elif rng.random() < 0.3:
             parts.append(("organ", "accompaniment", "sustained_chords"))
         return parts, "crash"
     if genre == "electronic":
-        parts = [("synthesizer", "accompaniment", "sustained_chords"),
-                 ("synthesizer", "rhythm_section", "offbeat_bass"),
-                 ("drum_machine", "rhythm_section", "four_on_the_floor")]
+        parts = [
+            ("synthesizer", "accompaniment", "sustained_chords"),
+            ("synthesizer", "rhythm_section", "offbeat_bass"),
+            ("drum_machine", "rhythm_section", "four_on_the_floor"),
+        ]
         if rng.random() < 0.6:
             parts.insert(0, (pick(["synthesizer", "bells"]), "melody", "arpeggios"))
         return parts, "none"
     if genre == "classical":
-        return pick([
-            [("violin", "melody", "legato"), ("cello", "accompaniment", "legato")],
-            [("piano", "solo", "arpeggios")],
-            [("flute", "melody", "legato"), ("piano", "accompaniment", "arpeggios")],
-            [("organ", "accompaniment", "sustained_chords"), ("bells", "melody", "legato")],
-            [("trumpet", "melody", "legato"), ("trombone", "accompaniment", "sustained_chords")],
-        ]), "none"
+        return pick(
+            [
+                [("violin", "melody", "legato"), ("cello", "accompaniment", "legato")],
+                [("piano", "solo", "arpeggios")],
+                [("flute", "melody", "legato"), ("piano", "accompaniment", "arpeggios")],
+                [("organ", "accompaniment", "sustained_chords"), ("bells", "melody", "legato")],
+                [
+                    ("trumpet", "melody", "legato"),
+                    ("trombone", "accompaniment", "sustained_chords"),
+                ],
+            ]
+        ), "none"
     if genre == "folk":
         melody = pick(["violin", "flute", "acoustic_guitar"])
-        parts = [(melody, "melody", "fingerpicking" if melody == "acoustic_guitar" else "legato"),
-                 ("acoustic_guitar", "accompaniment", "strumming")]
+        parts = [
+            (melody, "melody", "fingerpicking" if melody == "acoustic_guitar" else "legato"),
+            ("acoustic_guitar", "accompaniment", "strumming"),
+        ]
         if rng.random() < 0.5:
             parts.append(("double_bass", "rhythm_section", "root_notes"))
         return parts, "none"
@@ -139,8 +164,15 @@ def _chord(key: int, bar: int, genre: str) -> tuple[int, tuple[int, ...]]:
     return key + degree, CHORD_TONES[quality]
 
 
-def _pitched_part(rng: np.random.Generator, g: _Grid, bars: int, key: int, genre: str,
-                  instrument: str, technique: str) -> list[Note]:
+def _pitched_part(
+    rng: np.random.Generator,
+    g: _Grid,
+    bars: int,
+    key: int,
+    genre: str,
+    instrument: str,
+    technique: str,
+) -> list[Note]:
     notes: list[Note] = []
     spb = g.subdivision
     for bar in range(bars):
@@ -154,16 +186,28 @@ def _pitched_part(rng: np.random.Generator, g: _Grid, bars: int, key: int, genre
             k = int(rng.integers(len(seq)))
             for b in range(g.beats_per_bar):
                 for s in range(per_beat):
-                    m = instruments.clamp_pitch(instrument, base + seq[k % len(seq)] % 24 + (root % 12 > 6) * -12)
-                    notes.append((g.t(bar, b + s / per_beat), m, g.beat_s / per_beat, rng.uniform(0.6, 0.9)))
+                    m = instruments.clamp_pitch(
+                        instrument, base + seq[k % len(seq)] % 24 + (root % 12 > 6) * -12
+                    )
+                    notes.append(
+                        (g.t(bar, b + s / per_beat), m, g.beat_s / per_beat, rng.uniform(0.6, 0.9))
+                    )
                     k += 1
-        elif technique == "scalar_runs":  # eighth-note lines: scale steps with chromatic passing tones
+        elif (
+            technique == "scalar_runs"
+        ):  # eighth-note lines: scale steps with chromatic passing tones
             m = 62 + int(rng.integers(0, 7))
             for b, s in beats:
                 step = int(rng.choice([-2, -1, 1, 2, 3]))
                 m = int(np.clip(m + step, 55, 84))
-                notes.append((g.t(bar, b + s / spb), instruments.clamp_pitch(instrument, m),
-                              g.beat_s / spb * 0.9, rng.uniform(0.6, 0.95)))
+                notes.append(
+                    (
+                        g.t(bar, b + s / spb),
+                        instruments.clamp_pitch(instrument, m),
+                        g.beat_s / spb * 0.9,
+                        rng.uniform(0.6, 0.95),
+                    )
+                )
         elif technique in ("legato", "fingerpicking"):
             per = 1 if technique == "legato" else spb
             for b in range(g.beats_per_bar):
@@ -171,7 +215,9 @@ def _pitched_part(rng: np.random.Generator, g: _Grid, bars: int, key: int, genre
                     if technique == "legato" and b % 2 == 1 and rng.random() < 0.5:
                         continue  # some half notes
                     deg = MAJOR[int(rng.integers(7))]
-                    m = instruments.clamp_pitch(instrument, 72 + key % 12 + deg - 12 * (instrument == "cello"))
+                    m = instruments.clamp_pitch(
+                        instrument, 72 + key % 12 + deg - 12 * (instrument == "cello")
+                    )
                     dur = g.beat_s * (2.0 if technique == "legato" and b % 2 == 0 else 1.0 / per)
                     notes.append((g.t(bar, b + s / per), m, dur, rng.uniform(0.6, 0.85)))
         elif technique == "walking_bass":
@@ -187,37 +233,69 @@ def _pitched_part(rng: np.random.Generator, g: _Grid, bars: int, key: int, genre
                 if technique == "root_notes" and genre != "rock" and s != 0:
                     continue
                 m = instruments.clamp_pitch(instrument, 36 + root % 12)
-                dur = g.beat_s / spb * 0.9 if technique != "root_notes" or genre == "rock" else g.beat_s * 0.9
+                dur = (
+                    g.beat_s / spb * 0.9
+                    if technique != "root_notes" or genre == "rock"
+                    else g.beat_s * 0.9
+                )
                 notes.append((g.t(bar, b + s / spb), m, dur, rng.uniform(0.75, 0.95)))
         elif technique == "power_chords":
             for b, s in beats:
                 for iv in CHORD_TONES["5"]:
-                    notes.append((g.t(bar, b + s / spb), instruments.clamp_pitch(instrument, 40 + root % 12 + iv),
-                                  g.beat_s / spb * 0.95, 0.8))
+                    notes.append(
+                        (
+                            g.t(bar, b + s / spb),
+                            instruments.clamp_pitch(instrument, 40 + root % 12 + iv),
+                            g.beat_s / spb * 0.95,
+                            0.8,
+                        )
+                    )
         elif technique == "comping":  # syncopated shell voicings
-            for pos in sorted(rng.choice([0.5, 1.5, 2.0, 2.5, 3.5][: 2 * g.beats_per_bar - 3], 2, replace=False)):
+            for pos in sorted(
+                rng.choice([0.5, 1.5, 2.0, 2.5, 3.5][: 2 * g.beats_per_bar - 3], 2, replace=False)
+            ):
                 for tone in tones[1:]:
-                    notes.append((g.t(bar, float(pos)), instruments.clamp_pitch(instrument, 52 + (root + tone) % 12),
-                                  g.beat_s * 0.6, rng.uniform(0.45, 0.6)))
+                    notes.append(
+                        (
+                            g.t(bar, float(pos)),
+                            instruments.clamp_pitch(instrument, 52 + (root + tone) % 12),
+                            g.beat_s * 0.6,
+                            rng.uniform(0.45, 0.6),
+                        )
+                    )
         elif technique == "strumming":
             for b, s in beats:
                 if s and rng.random() < 0.4:
                     continue
                 for j, tone in enumerate(tones + (12,) if len(tones) < 4 else tones):
                     t = g.t(bar, b + s / spb) + 0.012 * j  # strings struck one after another
-                    notes.append((t, instruments.clamp_pitch(instrument, 52 + (root + tone) % 12), g.beat_s, 0.55))
+                    notes.append(
+                        (
+                            t,
+                            instruments.clamp_pitch(instrument, 52 + (root + tone) % 12),
+                            g.beat_s,
+                            0.55,
+                        )
+                    )
         elif technique == "sustained_chords":
             for tone in tones:
                 base = 48 if instrument in ("organ", "trombone") else 60
-                notes.append((g.t(bar, 0), instruments.clamp_pitch(instrument, base + (root + tone) % 12),
-                              min(g.bar_s, 1.9), 0.5))
+                notes.append(
+                    (
+                        g.t(bar, 0),
+                        instruments.clamp_pitch(instrument, base + (root + tone) % 12),
+                        min(g.bar_s, 1.9),
+                        0.5,
+                    )
+                )
         else:
             raise ValueError(f"unknown technique {technique!r} for {instrument}")
     return notes
 
 
-def _drum_part(rng: np.random.Generator, g: _Grid, bars: int, genre: str, technique: str,
-               cymbals: str) -> list[Hit]:
+def _drum_part(
+    rng: np.random.Generator, g: _Grid, bars: int, genre: str, technique: str, cymbals: str
+) -> list[Hit]:
     hits: list[Hit] = []
     spb = g.subdivision
     accent_bars = set(rng.choice(bars, size=max(1, bars // 3), replace=False).tolist())
@@ -256,8 +334,9 @@ def _drum_part(rng: np.random.Generator, g: _Grid, bars: int, genre: str, techni
     return hits
 
 
-def render_music(rng: np.random.Generator, n: int, sr: int, spec: MusicSpec | None = None
-                 ) -> tuple[np.ndarray, MusicRecord]:
+def render_music(
+    rng: np.random.Generator, n: int, sr: int, spec: MusicSpec | None = None
+) -> tuple[np.ndarray, MusicRecord]:
     """Arrange and render ``n`` samples of music; the record lists what sounds in the clip.
 
     Args:
@@ -286,7 +365,9 @@ def render_music(rng: np.random.Generator, n: int, sr: int, spec: MusicSpec | No
     g = _Grid(beat_s, beats, subdiv, float(rng.uniform(0.62, 0.68)) if swing else 0.5)
     bars = int(np.ceil(n / sr / g.bar_s)) + 1
     key = int(rng.integers(0, 12))
-    lineup, cymbal_mode = (spec.lineup, spec.cymbals or "accents") if spec.lineup else _sample_lineup(rng, genre)
+    lineup, cymbal_mode = (
+        (spec.lineup, spec.cymbals or "accents") if spec.lineup else _sample_lineup(rng, genre)
+    )
     if spec.lineup is None and spec.cymbals:
         cymbal_mode = spec.cymbals
 
@@ -298,18 +379,35 @@ def render_music(rng: np.random.Generator, n: int, sr: int, spec: MusicSpec | No
         techniques = [technique]
         pieces: list[str] = []
         if instrument in ("drum_kit", "drum_machine"):
-            hits = [h for h in _drum_part(rng, g, bars, genre, technique, cymbal_mode) if h[0] < clip_s - 0.02]
+            hits = [
+                h
+                for h in _drum_part(rng, g, bars, genre, technique, cymbal_mode)
+                if h[0] < clip_s - 0.02
+            ]
             for onset, piece, vel in hits:
-                dsp.add_at(stem, drums.hit(piece, int(rng.integers(drums.VARIANTS)), sr), int(onset * sr), vel)
+                dsp.add_at(
+                    stem,
+                    drums.hit(piece, int(rng.integers(drums.VARIANTS)), sr),
+                    int(onset * sr),
+                    vel,
+                )
             if technique == "brushes":
                 stem += drums.brush_sweep(rng, n, sr, g.beat_s * sr)
-            pieces = sorted({"snare" if p == "brush_tap" else p.split("_")[0] for _, p, _ in hits}
-                            | ({"snare"} if technique == "brushes" else set()))
+            pieces = sorted(
+                {"snare" if p == "brush_tap" else p.split("_")[0] for _, p, _ in hits}
+                | ({"snare"} if technique == "brushes" else set())
+            )
             events = len(hits)
             if genre == "jazz" and any(p in ("crash", "ride") for _, p, _ in hits):
-                techniques.append("swing_ride" if cymbal_mode == "ride_pattern" else "cymbal_accents")
+                techniques.append(
+                    "swing_ride" if cymbal_mode == "ride_pattern" else "cymbal_accents"
+                )
         else:
-            notes = [x for x in _pitched_part(rng, g, bars, key, genre, instrument, technique) if x[0] < clip_s - 0.02]
+            notes = [
+                x
+                for x in _pitched_part(rng, g, bars, key, genre, instrument, technique)
+                if x[0] < clip_s - 0.02
+            ]
             for onset, midi, dur, vel in notes:
                 dsp.add_at(stem, instruments.note(instrument, midi, dur, sr), int(onset * sr), vel)
             events = len(notes)
@@ -321,13 +419,35 @@ def render_music(rng: np.random.Generator, n: int, sr: int, spec: MusicSpec | No
         prominent = role in ("solo", "melody")
         gain = 1.6 if prominent else (0.8 if role == "accompaniment" else 1.0)
         out += np.float32(gain) * dsp.normalize_rms(stem)
-        parts.append(PartRecord(instrument, role, techniques, "prominent" if prominent else "supporting",
-                                pieces, events))
+        parts.append(
+            PartRecord(
+                instrument,
+                role,
+                techniques,
+                "prominent" if prominent else "supporting",
+                pieces,
+                events,
+            )
+        )
     style = spec.style
-    if style is None and genre == "jazz" and any(
-        p.role == "solo" and {"fast_arpeggios", "scalar_runs"} & set(p.techniques) for p in parts
-    ) and bpm >= 110:
+    if (
+        style is None
+        and genre == "jazz"
+        and any(
+            p.role == "solo" and {"fast_arpeggios", "scalar_runs"} & set(p.techniques)
+            for p in parts
+        )
+        and bpm >= 110
+    ):
         style = "bebop"
-    record = MusicRecord(genre, style, bpm, tempo_class(bpm), meter, "swing" if swing else "straight",
-                         f"{PITCH_NAMES[key]} {'minor' if genre == 'electronic' else 'major'}", parts)
+    record = MusicRecord(
+        genre,
+        style,
+        bpm,
+        tempo_class(bpm),
+        meter,
+        "swing" if swing else "straight",
+        f"{PITCH_NAMES[key]} {'minor' if genre == 'electronic' else 'major'}",
+        parts,
+    )
     return dsp.normalize_rms(out), record

@@ -48,7 +48,9 @@ def stream(rng: np.random.Generator, n: int, sr: int, attrs: dict) -> tuple[np.n
     t = dsp.time_axis(m, sr)
     for s in rng.integers(0, n, int(40 * n / sr)):
         f = rng.uniform(400, 1500)
-        blip = np.sin(2 * np.pi * f * t * (1 + 8 * t)).astype(np.float32) * dsp.exp_decay(m, sr, 0.005)
+        blip = np.sin(2 * np.pi * f * t * (1 + 8 * t)).astype(np.float32) * dsp.exp_decay(
+            m, sr, 0.005
+        )
         dsp.add_at(out, blip, int(s), rng.uniform(0.2, 0.7))
     return out, 0
 
@@ -67,7 +69,9 @@ def thunder(rng: np.random.Generator, n: int, sr: int, attrs: dict) -> tuple[np.
     out = dsp.silence(n)
     start = int(rng.uniform(0.0, 0.4) * n)
     m = n - start
-    rumble = dsp.butter(dsp.brown(rng, m), sr, "low", 300.0) * dsp.exp_decay(m, sr, rng.uniform(0.8, 1.5), 0.15)
+    rumble = dsp.butter(dsp.brown(rng, m), sr, "low", 300.0) * dsp.exp_decay(
+        m, sr, rng.uniform(0.8, 1.5), 0.15
+    )
     rumble *= dsp.slow_modulation(rng, m, sr, rate=6.0, depth=0.5)
     c = int(0.08 * sr)
     crack = dsp.butter(dsp.white(rng, c), sr, "high", 800.0) * dsp.exp_decay(c, sr, 0.02)

@@ -81,7 +81,11 @@ PRESETS: dict[str, ScenePreset] = {
         loudness_dbfs=(-24.0, -20.0),
     ),
     "street_siren": ScenePreset(
-        place="street", background="street", sources=("siren", "car_horn"), bandwidth="full", clipping=False
+        place="street",
+        background="street",
+        sources=("siren", "car_horn"),
+        bandwidth="full",
+        clipping=False,
     ),
     "phone_call": ScenePreset(place="office", sources=("female_speech",), bandwidth="telephone"),
     "am_radio_rock": ScenePreset(

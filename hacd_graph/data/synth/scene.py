@@ -58,8 +58,10 @@ class SceneConfig:
 
     def __post_init__(self) -> None:
         if not 1 <= self.min_foreground <= self.max_foreground <= 4:
-            raise ValueError(f"need 1 <= min_foreground <= max_foreground <= 4, got "
-                             f"{self.min_foreground}, {self.max_foreground}")
+            raise ValueError(
+                f"need 1 <= min_foreground <= max_foreground <= 4, got "
+                f"{self.min_foreground}, {self.max_foreground}"
+            )
         if self.preset is not None and self.preset not in PRESETS:
             raise ValueError(f"unknown preset {self.preset!r}; known: {sorted(PRESETS)}")
         for p in self.places or ():
@@ -74,7 +76,9 @@ def clip_rng(seed: int, index: int) -> np.random.Generator:
     return np.random.default_rng(np.random.SeedSequence([int(seed), int(index)]))
 
 
-def _uniform(rng: np.random.Generator, bounds: tuple[float, float] | None, default: tuple[float, float]) -> float:
+def _uniform(
+    rng: np.random.Generator, bounds: tuple[float, float] | None, default: tuple[float, float]
+) -> float:
     lo, hi = bounds if bounds is not None else default
     return float(rng.uniform(lo, hi))
 
@@ -86,7 +90,9 @@ def _weighted(rng: np.random.Generator, weights: dict[str, float], k: int) -> li
     return [keys[i] for i in rng.choice(len(keys), size=k, replace=False, p=p / p.sum())]
 
 
-def generate(seed: int, index: int, config: SceneConfig | None = None) -> tuple[np.ndarray, SceneRecord]:
+def generate(
+    seed: int, index: int, config: SceneConfig | None = None
+) -> tuple[np.ndarray, SceneRecord]:
     """Render clip ``index`` of ``seed``.
 
     Args:
@@ -110,7 +116,9 @@ def generate(seed: int, index: int, config: SceneConfig | None = None) -> tuple[
 
     bg_kind = preset.background or str(rng.choice(place.backgrounds))
     bg_intensity = preset.background_intensity or str(rng.choice(INTENSITIES))
-    background, bg_elements = render_background(rng, bg_kind, bg_intensity, n, sr, preset.background_elements)
+    background, bg_elements = render_background(
+        rng, bg_kind, bg_intensity, n, sr, preset.background_elements
+    )
 
     # Foreground: the preset's lineup, or 1-4 components drawn from the place.
     if preset.music is not None or preset.sources is not None:
@@ -127,41 +135,56 @@ def generate(seed: int, index: int, config: SceneConfig | None = None) -> tuple[
         source_keys = _weighted(rng, pool, count - int(has_music))
 
     components: list[ComponentRecord] = []
-    stems: list[tuple[np.ndarray, str, float]] = []  # (audio [n], distance, level dB)
+    stems: list[tuple[np.ndarray, int, str, float]] = []  # (audio span, start, distance, level dB)
     if music_spec is not None:
         audio, mrec = render_music(rng, n, sr, music_spec)
-        distance = preset.distance or str(rng.choice(["near", "moderate", "far"], p=[0.5, 0.35, 0.15]))
+        distance = preset.distance or str(
+            rng.choice(["near", "moderate", "far"], p=[0.5, 0.35, 0.15])
+        )
         level = 0.0 if not source_keys else float(rng.uniform(-3.0, 0.0))
-        components.append(ComponentRecord(music=mrec, distance=distance, level_db=level, start_s=0.0,
-                                          end_s=config.duration_s))
-        stems.append((audio, distance, level))
+        components.append(
+            ComponentRecord(
+                music=mrec, distance=distance, level_db=level, start_s=0.0, end_s=config.duration_s
+            )
+        )
+        stems.append((audio, 0, distance, level))
     for key in source_keys:
         kind = SOURCES[key]
-        span_s = config.duration_s if kind.min_seconds >= config.duration_s else float(
-            rng.uniform(min(kind.min_seconds, config.duration_s), config.duration_s))
+        span_s = (
+            config.duration_s
+            if kind.min_seconds >= config.duration_s
+            else float(rng.uniform(min(kind.min_seconds, config.duration_s), config.duration_s))
+        )
         if len(source_keys) + (music_spec is not None) == 1:
             span_s = config.duration_s
         m = int(span_s * sr)
         start = int(rng.integers(0, n - m + 1))
         audio, events, attrs = render_source(rng, key, m, sr)
-        placed = dsp.silence(n)
-        placed[start : start + m] = dsp.normalize_rms(dsp.fade(audio, sr, 0.005))
-        distance = preset.distance or str(rng.choice(["near", "moderate", "far"], p=[0.5, 0.35, 0.15]))
+        audio = dsp.fade(audio, sr, 0.005)
+        distance = preset.distance or str(
+            rng.choice(["near", "moderate", "far"], p=[0.5, 0.35, 0.15])
+        )
         level = float(rng.uniform(-4.0, 0.0))
-        components.append(ComponentRecord(source=SourceRecord(key, attrs, events), distance=distance,
-                                          level_db=round(level, 2), start_s=round(start / sr, 3),
-                                          end_s=round((start + m) / sr, 3)))
-        stems.append((placed, distance, level))
+        components.append(
+            ComponentRecord(
+                source=SourceRecord(key, attrs, events),
+                distance=distance,
+                level_db=round(level, 2),
+                start_s=round(start / sr, 3),
+                end_s=round((start + m) / sr, 3),
+            )
+        )
+        stems.append((audio, start, distance, level))
 
     # Mix: each component's active RMS at its level (distance lowers it), background under it.
     dry = dsp.silence(n)
     send = dsp.silence(n)
-    for audio, distance, level in stems:
+    for audio, start, distance, level in stems:  # audio spans [start, start + len)
         audio, distance_db, wet = acoustics.at_distance(audio, distance, sr)
-        active = audio[np.abs(audio) > 1e-6]
-        gain = dsp.db_to_gain(level + distance_db) / max(dsp.rms(active), 1e-9) if active.size else 0.0
-        dry += np.float32(gain) * audio
-        send += np.float32(gain * wet) * audio
+        gain = dsp.db_to_gain(level + distance_db) / max(dsp.rms(audio), 1e-9)
+        end = start + audio.size
+        dry[start:end] += np.float32(gain) * audio
+        send[start:end] += np.float32(gain * wet) * audio
     snr = _uniform(rng, preset.snr_db, (8.0, 20.0))
     bg = background * np.float32(dsp.db_to_gain(-snr))
     if indoor:
@@ -175,30 +198,52 @@ def generate(seed: int, index: int, config: SceneConfig | None = None) -> tuple[
         bandwidth = preset.bandwidth
     else:
         u = rng.random()
-        bandwidth = "telephone" if u < config.telephone_prob else (
-            "am_radio" if u < config.telephone_prob + config.am_radio_prob else "full")
+        bandwidth = (
+            "telephone"
+            if u < config.telephone_prob
+            else ("am_radio" if u < config.telephone_prob + config.am_radio_prob else "full")
+        )
     mix = acoustics.band_limit(mix, bandwidth, sr, rng)
     noisy = rng.random() < config.noisy_prob
     floor_db = _uniform(rng, preset.noise_floor_db, (-32.0, -18.0) if noisy else (-75.0, -50.0))
     mix = acoustics.add_noise_floor(mix, floor_db, rng)
     mix, loud_db = acoustics.set_loudness(mix, _uniform(rng, preset.loudness_dbfs, (-38.0, -14.0)))
-    clip = preset.clipping if preset.clipping is not None else bool(rng.random() < config.clipping_prob)
+    clip = (
+        preset.clipping
+        if preset.clipping is not None
+        else bool(rng.random() < config.clipping_prob)
+    )
     clipped = False
     if clip:
         mix, fraction = acoustics.clip_hard(mix, float(rng.uniform(95.0, 99.0)))
         clipped = fraction >= 0.005
         loud_db = 20.0 * float(np.log10(max(dsp.rms(mix), 1e-12)))
     noise_class = acoustics.classify_noise(floor_db)
-    fidelity = ("low" if bandwidth != "full" or clipped else "medium" if noise_class == "noisy" else "high")
+    fidelity = (
+        "low" if bandwidth != "full" or clipped else "medium" if noise_class == "noisy" else "high"
+    )
     record = SceneRecord(
-        seed=int(seed), index=int(index), sample_rate=sr, duration_s=config.duration_s, place=place.key,
-        preset=config.preset, components=components,
+        seed=int(seed),
+        index=int(index),
+        sample_rate=sr,
+        duration_s=config.duration_s,
+        place=place.key,
+        preset=config.preset,
+        components=components,
         background=BackgroundRecord(bg_kind, bg_intensity, bg_elements),
         acoustics=AcousticsRecord(
-            environment=place.environment, room_size=room, rt60_s=round(rt60, 3),
-            reverberation=acoustics.classify_reverberation(rt60), snr_db=round(snr, 2),
-            noise_floor_db=round(floor_db, 2), noise=noise_class, bandwidth=bandwidth, clipping=clipped,
-            loudness_db=round(loud_db, 2), loudness=acoustics.classify_loudness(loud_db), fidelity=fidelity,
+            environment=place.environment,
+            room_size=room,
+            rt60_s=round(rt60, 3),
+            reverberation=acoustics.classify_reverberation(rt60),
+            snr_db=round(snr, 2),
+            noise_floor_db=round(floor_db, 2),
+            noise=noise_class,
+            bandwidth=bandwidth,
+            clipping=clipped,
+            loudness_db=round(loud_db, 2),
+            loudness=acoustics.classify_loudness(loud_db),
+            fidelity=fidelity,
         ),
     )
     return np.clip(mix, -1.0, 1.0).astype(np.float32), record

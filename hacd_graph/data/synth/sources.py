@@ -87,7 +87,9 @@ def _kinds() -> dict[str, SourceKind]:
 SOURCES: dict[str, SourceKind] = _kinds()
 
 
-def render_source(rng: np.random.Generator, key: str, n: int, sr: int) -> tuple[np.ndarray, int, dict]:
+def render_source(
+    rng: np.random.Generator, key: str, n: int, sr: int
+) -> tuple[np.ndarray, int, dict]:
     """Render source ``key`` over ``n`` samples.
 
     Returns:

@@ -51,7 +51,9 @@ def syllable(voice: str, vowel: int, pitch_step: int, sr: int, breathy: bool = F
     )
     voiced *= dsp.adsr(n, sr, 0.03, 0.05, 0.8, 0.06)
     burst_n = int(0.04 * sr)
-    burst = dsp.butter(dsp.white(rng, burst_n), sr, "high", 2500.0) * dsp.exp_decay(burst_n, sr, 0.012)
+    burst = dsp.butter(dsp.white(rng, burst_n), sr, "high", 2500.0) * dsp.exp_decay(
+        burst_n, sr, 0.012
+    )
     out = dsp.silence(n + burst_n)
     out[:burst_n] += 0.15 * burst
     out[burst_n // 2 : burst_n // 2 + n] += voiced
@@ -104,7 +106,7 @@ def laughter(rng: np.random.Generator, n: int, sr: int, attrs: dict) -> tuple[np
         pos = int(s * sr)
         for k in range(int(rng.integers(4, 8))):
             syl = syllable(voice, 0, int(rng.integers(2, 6)), sr, breathy=True)[: int(0.14 * sr)]
-            dsp.add_at(out, syl * dsp.adsr(syl.size, sr, 0.01, 0.03, 0.6, 0.05), pos, 0.9 ** k)
+            dsp.add_at(out, syl * dsp.adsr(syl.size, sr, 0.01, 0.03, 0.6, 0.05), pos, 0.9**k)
             pos += int(sr * rng.uniform(0.17, 0.22))
     return out, bouts
 
@@ -180,8 +182,12 @@ def footsteps(rng: np.random.Generator, n: int, sr: int, attrs: dict) -> tuple[n
     steps = 0
     m = int(0.12 * sr)
     while t < n / sr - 0.12:
-        thud = dsp.resonator(dsp.white(rng, m), sr, rng.uniform(90, 160), 60.0) * dsp.exp_decay(m, sr, 0.02)
-        scuff = dsp.butter(dsp.white(rng, m), sr, "band", (1500.0, 5000.0)) * dsp.exp_decay(m, sr, 0.015)
+        thud = dsp.resonator(dsp.white(rng, m), sr, rng.uniform(90, 160), 60.0) * dsp.exp_decay(
+            m, sr, 0.02
+        )
+        scuff = dsp.butter(dsp.white(rng, m), sr, "band", (1500.0, 5000.0)) * dsp.exp_decay(
+            m, sr, 0.015
+        )
         dsp.add_at(out, dsp.normalize_rms(thud) + 0.4 * scuff, int(t * sr), rng.uniform(0.7, 1.0))
         steps += 1
         t += 1.0 / rate * rng.uniform(0.93, 1.07)

@@ -1,0 +1,244 @@
+"""Writing synthetic data to disk: WAV files + ``manifest.jsonl`` (resumable, parallel,
+atomic), and WebDataset-layout tar shards.
+
+Layout of ``write_synthetic(out_dir, ...)``::
+
+    out_dir/audio/s<seed>-<index>.wav     16-bit PCM, mono
+    out_dir/manifest.jsonl                one JSON object per clip, in index order
+    out_dir/manifest.partial.jsonl        while running; lets a killed run resume
+
+Each file appears atomically (written to a temporary name, then ``os.replace``), so a killed
+run leaves only complete files; clips whose manifest line was written are not redone.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import multiprocessing as mp
+import os
+import tarfile
+import tempfile
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import soundfile as sf
+
+from hacd_graph.data.synth.scene import SceneConfig
+
+MANIFEST = "manifest.jsonl"
+PARTIAL = "manifest.partial.jsonl"
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file in the same folder and ``os.replace``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.chmod(tmp, 0o644)  # mkstemp makes 0600 files; data files are for everyone to read
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def wav_bytes(audio: np.ndarray, sample_rate: int) -> bytes:
+    """``audio`` (float in [-1, 1]) as 16-bit PCM WAV file bytes."""
+    buf = io.BytesIO()
+    sf.write(buf, np.clip(audio, -1.0, 1.0), sample_rate, format="WAV", subtype="PCM_16")
+    return buf.getvalue()
+
+
+# Worker state: built once per process by the pool initializer (the hierarchy is not cheap).
+_WORKER: dict[str, Any] = {}
+
+
+def _init_worker(config_dict: dict[str, Any], seed: int, out_dir: str) -> None:
+    from hacd_graph.ach import build_ach
+
+    _WORKER.update(ach=build_ach(), config=SceneConfig(**config_dict), seed=seed, out=Path(out_dir))
+
+
+def _make_one(index: int) -> str:
+    from hacd_graph.data.synthetic import make_example
+
+    ex = make_example(_WORKER["seed"], index, _WORKER["ach"], _WORKER["config"])
+    rel = f"audio/{ex.key}.wav"
+    atomic_write_bytes(_WORKER["out"] / rel, wav_bytes(ex.audio, ex.record.sample_rate))
+    return json.dumps(ex.manifest_entry(rel))
+
+
+def _done_indices(partial: Path) -> dict[int, str]:
+    """Manifest lines already written by an earlier (killed) run, by clip index."""
+    done: dict[int, str] = {}
+    if not partial.exists():
+        return done
+    with partial.open(encoding="utf-8") as f:
+        for line in f:
+            try:
+                entry = json.loads(line)
+            except json.JSONDecodeError:
+                continue  # the line being written when the run was killed
+            done[int(entry["index"])] = line.rstrip("\n")
+    return done
+
+
+def write_synthetic(
+    out_dir: str | Path,
+    n: int,
+    seed: int = 0,
+    config: SceneConfig | None = None,
+    workers: int = 1,
+    progress: bool = True,
+) -> Path:
+    """Generate clips ``0..n-1`` of ``seed`` into ``out_dir`` (WAV + ``manifest.jsonl``).
+
+    Resumable: rerunning with the same arguments skips clips already written.
+
+    Args:
+        out_dir: output folder (created).
+        n: number of clips.
+        seed: data set seed.
+        config: generator settings (default ``SceneConfig()``).
+        workers: processes (1 = in this process).
+        progress: show a tqdm progress bar.
+
+    Returns:
+        The path of the manifest.
+    """
+    from tqdm import tqdm
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    config = config or SceneConfig()
+    partial = out / PARTIAL
+    manifest = out / MANIFEST
+    done = _done_indices(partial)
+    if manifest.exists() and not partial.exists():
+        for line in manifest.read_text(encoding="utf-8").splitlines():
+            entry = json.loads(line)
+            done[int(entry["index"])] = line
+    done = {
+        i: line for i, line in done.items() if i < n and (out / json.loads(line)["audio"]).exists()
+    }
+    todo = [i for i in range(n) if i not in done]
+    cfg = asdict(config)
+    with (
+        partial.open("a", encoding="utf-8") as sink,
+        tqdm(
+            total=n, initial=n - len(todo), desc="synth", unit="clip", disable=not progress
+        ) as bar,
+    ):
+        if workers <= 1:
+            _init_worker(cfg, seed, str(out))
+            lines: Iterable[str] = map(_make_one, todo)
+            pool = None
+        else:
+            # fork where the platform has it: workers start in milliseconds instead of re-importing
+            method = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
+            pool = mp.get_context(method).Pool(workers, _init_worker, (cfg, seed, str(out)))
+            lines = pool.imap(_make_one, todo, chunksize=8)
+        try:
+            for line in lines:
+                sink.write(line + "\n")
+                sink.flush()
+                done[int(json.loads(line)["index"])] = line
+                bar.update(1)
+        finally:
+            if pool is not None:
+                pool.terminate()
+    text = "".join(done[i] + "\n" for i in sorted(done))
+    atomic_write_bytes(manifest, text.encode("utf-8"))
+    partial.unlink()
+    return manifest
+
+
+def read_manifest(path: str | Path) -> list[dict[str, Any]]:
+    """The entries of a ``manifest.jsonl`` (a folder holding one may be given).
+
+    Raises:
+        FileNotFoundError: naming the missing manifest.
+        ValueError: naming the file and line of bad JSON.
+    """
+    path = Path(path)
+    if path.is_dir():
+        path = path / MANIFEST
+    if not path.exists():
+        raise FileNotFoundError(f"manifest {path} does not exist")
+    entries = []
+    with path.open(encoding="utf-8") as f:
+        for k, line in enumerate(f, start=1):
+            if not line.strip():
+                continue
+            try:
+                entries.append(json.loads(line))
+            except json.JSONDecodeError as e:
+                raise ValueError(f"{path}:{k}: not valid JSON ({e})") from e
+    return entries
+
+
+def _tar_add(tar: tarfile.TarFile, name: str, data: bytes) -> None:
+    info = tarfile.TarInfo(name)
+    info.size = len(data)
+    info.mode = 0o644
+    tar.addfile(info, io.BytesIO(data))
+
+
+def iter_shard_samples(manifest_dir: str | Path) -> Iterator[tuple[str, bytes, bytes]]:
+    """(key, WAV bytes, JSON bytes) of every clip of a manifest folder, in manifest order."""
+    root = Path(manifest_dir)
+    for entry in read_manifest(root):
+        wav = (root / entry["audio"]).read_bytes()
+        meta = {k: v for k, v in entry.items() if k != "audio"}
+        yield entry["id"], wav, json.dumps(meta).encode("utf-8")
+
+
+def write_shards(
+    manifest_dir: str | Path, out_dir: str | Path, shard_size: int = 1000, progress: bool = True
+) -> list[Path]:
+    """Export a WAV + manifest folder to WebDataset tar shards ``shard-000000.tar``, ...
+
+    Each sample is ``<key>.wav`` and ``<key>.json`` (labels, texts and record) next to each
+    other in the tar, as the WebDataset layout requires; shards are written atomically.
+
+    Returns:
+        The shard paths.
+    """
+    from tqdm import tqdm
+
+    if shard_size < 1:
+        raise ValueError(f"shard_size must be >= 1, got {shard_size}")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths: list[Path] = []
+    buf: io.BytesIO | None = None
+    tar: tarfile.TarFile | None = None
+
+    def close() -> None:
+        nonlocal tar, buf
+        if tar is not None and buf is not None:
+            tar.close()
+            path = out / f"shard-{len(paths):06d}.tar"
+            atomic_write_bytes(path, buf.getvalue())
+            paths.append(path)
+        tar, buf = None, None
+
+    samples = tqdm(
+        iter_shard_samples(manifest_dir), desc="shards", unit="clip", disable=not progress
+    )
+    for count, (key, wav, meta) in enumerate(samples, start=1):
+        if tar is None:
+            buf = io.BytesIO()
+            tar = tarfile.open(fileobj=buf, mode="w")  # noqa: SIM115 (closed in close())
+        _tar_add(tar, f"{key}.wav", wav)
+        _tar_add(tar, f"{key}.json", meta)
+        if count % shard_size == 0:
+            close()
+    close()
+    return paths

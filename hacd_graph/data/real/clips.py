@@ -1,0 +1,96 @@
+"""What every real-data loader returns: ``RealClip`` records (audio path, ACH labels closed
+under ancestors, captions), plus finding audio files and writing a manifest.
+
+Users bring their own audio; loaders read the official metadata formats and look the
+clips up in a local folder. A clip whose file is missing raises ``FileNotFoundError``
+naming the file and the metadata row, or, with ``skip_missing=True``, is skipped and
+counted in the ``SkipReport`` the loader returns. Labels are never guessed: a class that
+maps to no concept is reported, and caption-only datasets (Clotho, AudioCaps without
+AudioSet segments) carry empty label lists.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from hacd_graph.data.audio_io import AudioReadError, SkipReport
+from hacd_graph.data.export import atomic_write_bytes
+
+AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".mp3")
+
+
+@dataclass
+class RealClip:
+    """One clip of a real dataset.
+
+    Args:
+        id: the dataset's clip id (file name, YouTube id, ...).
+        audio: path of the audio file.
+        labels: ACH concept ids, closed under ancestors (empty if the dataset has none).
+        captions: the dataset's captions (empty if none).
+        dataset: ``"audioset"``, ``"fsd50k"``, ``"esc50"``, ``"clotho"`` or ``"audiocaps"``.
+        split: the dataset's split or fold name.
+        source_labels: the dataset's own labels (MIDs or class names), for reference.
+        start_s, end_s: the segment within the file's source video, when the dataset says.
+    """
+
+    id: str
+    audio: str
+    labels: list[str]
+    captions: list[str] = field(default_factory=list)
+    dataset: str = ""
+    split: str = ""
+    source_labels: list[str] = field(default_factory=list)
+    start_s: float | None = None
+    end_s: float | None = None
+
+    def manifest_entry(self) -> dict[str, Any]:
+        """The clip as a manifest entry readable by ``ManifestDataset``."""
+        entry = asdict(self)
+        entry["caption"] = self.captions[0] if self.captions else ""
+        return entry
+
+
+class AudioIndex:
+    """The audio files under a folder, found by stem (``name`` without extension).
+
+    Args:
+        root: folder searched recursively for ``AUDIO_EXTENSIONS`` files.
+    """
+
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root)
+        if not self.root.is_dir():
+            raise FileNotFoundError(f"audio folder {self.root} does not exist")
+        self.by_stem: dict[str, Path] = {}
+        for p in sorted(self.root.rglob("*")):
+            if p.suffix.lower() in AUDIO_EXTENSIONS and p.is_file():
+                self.by_stem.setdefault(p.stem, p)
+
+    def find(self, stems: Iterable[str]) -> Path | None:
+        """The first file whose stem is in ``stems`` (in order), or ``None``."""
+        for s in stems:
+            if s in self.by_stem:
+                return self.by_stem[s]
+        return None
+
+
+def missing(report: SkipReport | None, path: str | Path, where: str, skip_missing: bool) -> None:
+    """Raise for a missing clip, or count it when skipping."""
+    err = AudioReadError(path, "missing", where)
+    if not skip_missing:
+        raise FileNotFoundError(str(err))
+    if report is not None:
+        report.add(err)
+
+
+def write_manifest(clips: Iterable[RealClip], path: str | Path) -> Path:
+    """Write clips as ``manifest.jsonl`` (atomically); audio paths are kept as given."""
+    text = "".join(json.dumps(c.manifest_entry()) + "\n" for c in clips)
+    path = Path(path)
+    atomic_write_bytes(path, text.encode("utf-8"))
+    return path

@@ -1,0 +1,234 @@
+"""Question–answer pairs from a scene record, at recorded levels of abstraction.
+
+Levels: ``"general"`` (is there music? indoors or outdoors?), ``"category"`` (which genre?
+which instrument family carries the melody? what kind of place?) and ``"specific"`` (is the
+bass line walking? how many times does the dog bark?). Types: ``"yes_no"``, ``"choice"``,
+``"counting"`` and ``"attribute"``. Negative yes/no questions ask only about sounds that
+are absent from the whole clip, foreground and background.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from hacd_graph.data.synth.record import SceneRecord
+from hacd_graph.data.synth.sources import SOURCES
+from hacd_graph.data.text import phrases as ph
+from hacd_graph.data.text.description import general_category
+
+LEVELS = ("general", "category", "specific")
+QA_TYPES = ("yes_no", "choice", "counting", "attribute")
+_COUNTABLE = {
+    "dog_bark": "does the dog bark",
+    "knock": "does someone knock",
+    "car_horn": "does the horn honk",
+    "cough": "does someone cough",
+    "glass_clink": "do glasses clink",
+    "crow_caw": "does the crow caw",
+    "duck_quack": "does the duck quack",
+    "cat_meow": "does the cat meow",
+    "owl_hoot": "does the owl hoot",
+}
+_SPEECH = ("male_speech", "female_speech", "child_speech")
+
+
+def _qa(question: str, answer: str, level: str, kind: str) -> dict[str, str]:
+    return {"question": question, "answer": answer, "level": level, "type": kind}
+
+
+def _yes(b: bool) -> str:
+    return "yes" if b else "no"
+
+
+def all_questions(record: SceneRecord, rng: np.random.Generator) -> list[dict[str, str]]:
+    """Every question the record supports (callers usually sample a few with ``qa_pairs``)."""
+    out: list[dict[str, str]] = []
+    music = record.music()
+    kinds = {s.kind for s in record.sources()} | set(record.background.elements)
+    speech = bool(kinds & set(_SPEECH)) or "crowd_chatter" in kinds
+    categories = {SOURCES[k].category for k in kinds if k in SOURCES}
+    a = record.acoustics
+
+    # General.
+    out.append(_qa("Is there music?", _yes(bool(music)), "general", "yes_no"))
+    out.append(_qa("Can you hear people talking?", _yes(speech), "general", "yes_no"))
+    out.append(
+        _qa("Are there any animal sounds?", _yes("animal" in categories), "general", "yes_no")
+    )
+    out.append(_qa("Is this recorded indoors or outdoors?", a.environment, "general", "choice"))
+    out.append(
+        _qa(
+            "What is the general category of this audio?",
+            general_category(record),
+            "general",
+            "attribute",
+        )
+    )
+
+    # Category.
+    out.append(
+        _qa(
+            "What kind of place does this sound like?",
+            ph.PLACE_NAMES[record.place],
+            "category",
+            "attribute",
+        )
+    )
+    reverb = {
+        "dry": "dry",
+        "slight": "slightly reverberant",
+        "moderate": "moderately reverberant",
+        "strong": "very reverberant",
+    }[a.reverberation]
+    out.append(_qa("How reverberant is the space?", reverb, "category", "attribute"))
+    out.append(
+        _qa("Is the recording high, medium or low fidelity?", a.fidelity, "category", "choice")
+    )
+    for m in music:
+        others = [g for g in ph.GENRE_NAMES if g != m.genre]
+        options = sorted([m.genre, *rng.choice(others, 2, replace=False).tolist()])
+        out.append(
+            _qa(
+                f"What genre is the music: {', '.join(options[:-1])} or {options[-1]}?",
+                m.genre,
+                "category",
+                "choice",
+            )
+        )
+        lead = next((p for p in m.parts if p.prominence == "prominent"), None)
+        if lead is not None:
+            out.append(
+                _qa(
+                    "Which instrument family carries the melody?",
+                    ph.INSTRUMENT_FAMILIES[lead.instrument],
+                    "category",
+                    "attribute",
+                )
+            )
+        out.append(
+            _qa(
+                "How many instruments are playing?",
+                str(len(m.instruments())),
+                "category",
+                "counting",
+            )
+        )
+        out.append(_qa("What is the tempo of the music?", m.tempo_class, "category", "attribute"))
+    animals = [
+        ph.SOURCE_PHRASES[k][0][0].split()[-1]
+        for k in sorted(kinds)
+        if k in SOURCES and SOURCES[k].category == "animal"
+    ]
+    if animals:
+        out.append(_qa("Which animals can be heard?", ", ".join(animals), "category", "attribute"))
+    speakers = [s for s in record.sources() if s.kind in _SPEECH]
+    if speakers:
+        out.append(
+            _qa(
+                "How many individual speakers can be heard in the foreground?",
+                str(len(speakers)),
+                "category",
+                "counting",
+            )
+        )
+
+    # Specific.
+    for m in music:
+        names = {p.instrument: p for p in m.parts}
+        bass = next(
+            (
+                p
+                for p in m.parts
+                if p.instrument in ("double_bass", "electric_bass") or "bass" in p.techniques[0]
+            ),
+            None,
+        )
+        if bass is not None:
+            out.append(
+                _qa(
+                    "Is the bass line walking?",
+                    _yes("walking_bass" in bass.techniques),
+                    "specific",
+                    "yes_no",
+                )
+            )
+        if "drum_kit" in names:
+            kit = names["drum_kit"]
+            out.append(
+                _qa(
+                    "Are brushes used on the snare?",
+                    _yes("brushes" in kit.techniques),
+                    "specific",
+                    "yes_no",
+                )
+            )
+            out.append(
+                _qa(
+                    "Are there cymbals?",
+                    _yes(bool({"ride", "crash"} & set(kit.pieces))),
+                    "specific",
+                    "yes_no",
+                )
+            )
+        out.append(_qa("Does the music swing?", _yes(m.feel == "swing"), "specific", "yes_no"))
+        lead = next((p for p in m.parts if p.prominence == "prominent"), None)
+        if lead is not None:
+            out.append(
+                _qa(
+                    f"What is the {ph.INSTRUMENT_NAMES[lead.instrument]} playing?",
+                    ph.TECHNIQUE_PHRASES[lead.techniques[0]],
+                    "specific",
+                    "attribute",
+                )
+            )
+        out.append(_qa("What is the meter of the music?", m.meter, "specific", "attribute"))
+    for s in record.sources():
+        if (
+            s.kind in _COUNTABLE
+            and 1 <= s.events <= 6
+            and sum(x.kind == s.kind for x in record.sources()) == 1
+            and s.kind not in record.background.elements
+        ):
+            out.append(
+                _qa(f"How many times {_COUNTABLE[s.kind]}?", str(s.events), "specific", "counting")
+            )
+    absent = sorted(k for k in SOURCES if k not in kinds and not (k in _SPEECH and speech))
+    if absent:
+        k = absent[int(rng.integers(len(absent)))]
+        out.append(_qa(f"Is there {ph.SOURCE_PHRASES[k][0][2]}?", "no", "specific", "yes_no"))
+    present = sorted(k for k in kinds if k in ph.SOURCE_PHRASES)
+    if present:
+        k = present[int(rng.integers(len(present)))]
+        out.append(_qa(f"Is there {ph.SOURCE_PHRASES[k][0][2]}?", "yes", "specific", "yes_no"))
+    out.append(
+        _qa(
+            "Does it sound like a telephone call?",
+            _yes(a.bandwidth == "telephone"),
+            "specific",
+            "yes_no",
+        )
+    )
+    out.append(_qa("Is the signal clipped or distorted?", _yes(a.clipping), "specific", "yes_no"))
+    return out
+
+
+def qa_pairs(record: SceneRecord, rng: np.random.Generator, k: int = 8) -> list[dict[str, str]]:
+    """``k`` QA pairs (fewer if the record supports fewer), covering every level present.
+
+    Returns:
+        dicts with ``question``, ``answer``, ``level`` (in ``LEVELS``), ``type`` (in ``QA_TYPES``).
+    """
+    pool = all_questions(record, rng)
+    order = rng.permutation(len(pool)).tolist()
+    chosen: list[int] = []
+    for level in LEVELS:  # one of each level first
+        for i in order:
+            if pool[i]["level"] == level:
+                chosen.append(i)
+                break
+    for i in order:
+        if len(chosen) >= k:
+            break
+        if i not in chosen:
+            chosen.append(i)
+    return [pool[i] for i in sorted(chosen[:k])]
