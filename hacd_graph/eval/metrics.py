@@ -88,7 +88,7 @@ def hierarchical_prf(pred: np.ndarray, targets: np.ndarray, ancestors: np.ndarra
     rows = np.repeat(np.arange(n), ancestors.shape[1])
     cols = ancestors.ravel()
     closure = np.zeros((n, n), dtype=np.float64)  # closure[c, a] = 1 for a in A[c]
-    closure[rows[cols >= 0], cols[cols >= 0]] = 1
+    closure[rows[cols >= 0], cols[cols >= 0]] = 1  # (ach.labels.ancestor_matrix, from a table)
 
     def close(x: np.ndarray) -> np.ndarray:
         out = (x.astype(np.float64) @ closure) > 0

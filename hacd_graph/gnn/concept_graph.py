@@ -20,8 +20,11 @@ from pathlib import Path
 import torch
 
 from hacd_graph.ach import ConceptHierarchy
+from hacd_graph.ach.pyg import CHILD_TO_PARENT, PARENT_TO_CHILD
 
-PARENT_TO_CHILD, CHILD_TO_PARENT, COOCCURRENCE = 0, 1, 2
+COOCCURRENCE = 2
+RELATIONS = {PARENT_TO_CHILD: "parent_to_child", CHILD_TO_PARENT: "child_to_parent",
+             COOCCURRENCE: "cooccurrence"}
 
 
 @dataclass
@@ -42,12 +45,12 @@ class ConceptGraph:
 
 
 def hierarchy_edges(ach: ConceptHierarchy) -> tuple[torch.Tensor, torch.Tensor]:
-    """Parent->child (type 0) and child->parent (type 1) edges: ``([2, 2E], [2E])``."""
-    edges = torch.tensor(ach.edges(), dtype=torch.long).reshape(-1, 2).t()
-    edge_index = torch.cat([edges, edges.flip(0)], dim=1)
-    edge_type = torch.cat([torch.full((edges.shape[1],), PARENT_TO_CHILD),
-                           torch.full((edges.shape[1],), CHILD_TO_PARENT)])
-    return edge_index, edge_type
+    """Parent->child (type 0) and child->parent (type 1) edges: ``([2, 2E], [2E])``.
+
+    Taken from ``ach.to_pyg()``, whose ``edge_type`` values these relation ids follow.
+    """
+    data = ach.to_pyg()
+    return data.edge_index, data.edge_type
 
 
 def read_segment_labels(path: Path) -> Iterable[list[str]]:

@@ -27,6 +27,7 @@ from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
 from hacd_graph.ach import ConceptHierarchy
+from hacd_graph.ach.labels import multi_hot
 from hacd_graph.atomic_io import save_torch_atomic
 from hacd_graph.data.features import LogMel, LogMelConfig
 
@@ -67,7 +68,6 @@ def read_manifest(folder: str | Path, ach: ConceptHierarchy) -> ClipTable:
     if not path.exists():
         raise FileNotFoundError(f"no manifest.jsonl in {folder} (make one with "
                                 "'hacd-graph data synth --out DIR')")
-    anc = ach.ancestor_table()
     audio: list[str] = []
     rows: list[torch.Tensor] = []
     with path.open() as f:
@@ -80,18 +80,11 @@ def read_manifest(folder: str | Path, ach: ConceptHierarchy) -> ClipTable:
             except (json.JSONDecodeError, KeyError, TypeError) as err:
                 raise ValueError(f"{path}:{lineno}: not a clip record with 'audio' and "
                                  f"'labels' ({err})") from err
-            idx = []
-            for cid in labels:
-                try:
-                    idx.extend(ach.resolve(cid))
-                except KeyError as err:
-                    raise ValueError(f"{path}:{lineno}: label {cid!r} is not a concept of "
-                                     f"the hierarchy '{ach.name}'") from err
-            row = torch.zeros(len(ach))
-            closed = anc[idx].flatten() if idx else torch.zeros(0, dtype=torch.long)
-            row[closed[closed >= 0]] = 1
+            try:
+                rows.append(multi_hot(ach, [labels])[0])
+            except KeyError as err:
+                raise ValueError(f"{path}:{lineno}: {err.args[0]}") from err
             audio.append(wav)
-            rows.append(row)
     if not audio:
         raise ValueError(f"{path} lists no clips")
     return ClipTable(folder, audio, torch.stack(rows))
