@@ -28,12 +28,10 @@ from hacd_graph.eval.metrics import hierarchical_metrics
 from hacd_graph.gnn import GNNConfig
 from hacd_graph.teacher.data import (
     FEATURE_MODES,
-    WaveformDataset,
     cached_batches,
     cached_features,
-    clip_samples,
     epoch_order,
-    read_manifest,
+    open_clips,
     waveform_batches,
 )
 from hacd_graph.teacher.losses import teacher_loss
@@ -79,13 +77,10 @@ class TeacherStage:
         self.num_workers, self.eval_batch_size = num_workers, eval_batch_size
         self.ancestors = ach.ancestor_table()
         logmel = teacher.logmel
-        self.train = read_manifest(train_dir, ach)
-        self.eval = read_manifest(eval_dir, ach)
+        self.train = open_clips(train_dir, ach, logmel.sample_rate)
+        self.eval = open_clips(eval_dir, ach, logmel.sample_rate)
         if features == "cached":
             self.train_features = cached_features(self.train, logmel, show_progress=show_progress)
-        else:
-            self.train_waves = WaveformDataset(self.train, logmel.sample_rate,
-                                               clip_samples(self.train, logmel.sample_rate))
         self.eval_features = cached_features(self.eval, logmel, show_progress=show_progress)
 
     def build_model(self) -> nn.Module:
@@ -96,14 +91,14 @@ class TeacherStage:
                             self.batch_size)
         if self.features_mode == "cached":
             return cached_batches(self.train_features, self.train.targets, order)
-        return waveform_batches(self.train_waves, order, self.num_workers)
+        return waveform_batches(self.train, order, self.num_workers)
 
     def training_step(self, model: nn.Module, batch: dict) -> StepResult:
         if "features" in batch:
             out = model(features=batch["features"])
         else:
-            out = model(waveform=batch["waveform"])
-        targets = batch["targets"]
+            out = model(waveform=batch["audio"])
+        targets = batch["target"]
         loss = teacher_loss(self.teacher.loss, out.logits, targets,
                             self.ancestors.to(targets.device))
         return StepResult(loss, len(targets), {})
