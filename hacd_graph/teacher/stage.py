@@ -126,7 +126,7 @@ class TeacherStage:
             "num_concepts": len(self.ach),
         })
         if self.teacher.head == "graph":
-            fresh = self.build_model()
+            fresh = self.build_model().eval()
             fresh.load_state_dict(state_dict)
             with torch.no_grad():
                 save_torch_atomic(fresh.head.concepts().cpu(), out_dir / "concept_embeddings.pt")
