@@ -29,15 +29,18 @@ def parse_args(argv: list[str] | None = None) -> tuple[argparse.Namespace, list[
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Compose the config, join the launcher's process group, run the pipeline."""
+    """Compose the config, join the launcher's process group, run the pipeline.
+
+    Seeds are set once per stage by the training loop (``trainer.seed``), and the data
+    generator is seeded by ``data.*_seed``, so nothing is seeded here.
+    """
     args, overrides = parse_args(argv)
     from hacd_graph.pipeline import compose_config, run_pipeline
-    from hacd_graph.training import init_distributed, seed_everything
+    from hacd_graph.training import init_distributed
 
     cfg = compose_config(args.config, overrides)
     use_deepspeed = args.local_rank is not None and bool(cfg.deepspeed.enabled)
     ctx = init_distributed(args.local_rank, use_deepspeed=use_deepspeed)
-    seed_everything(int(cfg.trainer.seed))
     out = run_pipeline(cfg, ctx, use_deepspeed)
     if ctx.is_main:
         summary = {"run_dir": str(out["run_dir"]), "seconds": out["seconds"]}

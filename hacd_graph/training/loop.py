@@ -32,7 +32,7 @@ from hacd_graph.training.distributed import (
     set_rng_state,
 )
 from hacd_graph.training.engine import DeepSpeedEngine, Engine, TorchEngine
-from hacd_graph.training.metrics_log import SCHEMA, MetricsLogger
+from hacd_graph.training.metrics_log import SCHEMA, MetricsLogger, plot_curves
 from hacd_graph.training.stage import Stage
 
 WEIGHTS_FILE = "model.pt"
@@ -218,6 +218,7 @@ def fit(stage: Stage, cfg: TrainerConfig, stage_dir: Path | str, ctx: Distribute
         save_torch_atomic(state_dict, weights)
         stage.export(engine.module, state_dict, stage_dir)
         write_json_atomic(stage_dir / "metrics.json", metrics)
+        plot_curves(stage_dir / "metrics.csv", stage_dir / "curves.png")
     logger.close()
     ctx.barrier()
     return TrainResult(stage_dir, metrics, weights)

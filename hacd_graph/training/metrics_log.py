@@ -90,3 +90,43 @@ class MetricsLogger:
         """Close the TensorBoard writer."""
         if self._tb is not None:
             self._tb.close()
+
+
+def plot_curves(csv_path: Path, png_path: Path) -> Path | None:
+    """Plot ``metrics.csv`` (train loss; eval mAP and hF1 when logged) to a PNG.
+
+    Returns:
+        ``png_path``, or ``None`` when the CSV holds no training loss yet.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    series: dict[tuple[str, str], list[tuple[int, float]]] = {}
+    with Path(csv_path).open() as f:
+        for row in csv.DictReader(f):
+            series.setdefault((row["split"], row["name"]), []).append(
+                (int(row["step"]), float(row["value"])))
+    if ("train", "loss") not in series:
+        return None
+    evals = [k for k in (("eval", "mAP_macro"), ("eval", "hF1"), ("eval", "mse"))
+             if k in series]
+    fig, axes = plt.subplots(1, 2 if evals else 1, figsize=(10 if evals else 5, 3.5),
+                             squeeze=False)
+    steps, values = zip(*series[("train", "loss")], strict=True)
+    axes[0, 0].plot(steps, values)
+    axes[0, 0].set(xlabel="step", ylabel="train loss", title="training loss")
+    for key in evals:
+        steps, values = zip(*series[key], strict=True)
+        axes[0, 1].plot(steps, values, marker="o", label=key[1])
+    if evals:
+        axes[0, 1].set(xlabel="step", title="held-out evaluation")
+        axes[0, 1].legend()
+    fig.tight_layout()
+    png_path = Path(png_path)
+    tmp = png_path.with_name(f".{png_path.name}.tmp.png")
+    fig.savefig(tmp, dpi=100)
+    plt.close(fig)
+    tmp.replace(png_path)
+    return png_path

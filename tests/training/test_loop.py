@@ -36,6 +36,7 @@ def test_fit_learns_and_writes_stage_folder(tmp_path, toy_stage_cls):
     assert [h["step"] for h in m["eval_history"]] == [10, 20, 30]
     assert (tmp_path / "toy" / "ckpt" / "latest").read_text().strip() == "step-0000030"
     assert stage.exported == tmp_path / "toy"
+    assert (tmp_path / "toy" / "curves.png").stat().st_size > 1000
     sd = torch.load(result.weights)
     assert set(sd) == {"weight", "bias"}
     with (tmp_path / "toy" / "metrics.csv").open() as f:
