@@ -66,7 +66,8 @@ def build_ach(
     elif "core" not in sources:
         raise ValueError("build_ach: 'audioset' is merged into 'core'; use ('core', 'audioset')")
     else:
-        core = load_core(options.get("core_dir"))
+        # Core-only builds are validated once, by ConceptHierarchy (same errors, same files).
+        core = load_core(options.get("core_dir"), validate="audioset" in sources)
         if "audioset" in sources:
             from hacd_graph.ach.audioset import load_audioset, resolve_ontology_path
             from hacd_graph.ach.merge import merge_audioset

@@ -16,13 +16,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
 
 from hacd_graph.ach.concept import Concept
 from hacd_graph.ach.validate import validate_concepts
 
-if TYPE_CHECKING:  # heavy optional imports stay out of ``import hacd_graph.ach``
+if TYPE_CHECKING:  # heavy imports stay out of ``import hacd_graph.ach`` (the CLI starts fast)
     import networkx
+    import torch
     import torch_geometric.data
 
 ConceptRef = int | str
@@ -136,6 +136,20 @@ class ConceptHierarchy:
         """The :class:`Concept` at an index, id or name."""
         return self._concepts[self._as_index(ref)]
 
+    def find(self, id_or_name: str) -> list[int]:
+        """All indices a reference could mean; ``[]`` when it means nothing (never raises).
+
+        In order of precedence: an id, an alternative id, a redirected id (all its
+        targets), then names and aliases matched case-insensitively (possibly several).
+        """
+        if id_or_name in self._index:
+            return [self._index[id_or_name]]
+        if id_or_name in self._alt_index:
+            return [self._alt_index[id_or_name]]
+        if id_or_name in self._redirects:
+            return [self._index[t] for t in self._redirects[id_or_name]]
+        return list(self._name_lookup().get(id_or_name.casefold(), []))
+
     def index(self, id_or_name: str) -> int:
         """Index of a concept given its id, an alternative id, its name or an alias.
 
@@ -145,23 +159,7 @@ class ConceptHierarchy:
         Raises:
             KeyError: unknown or ambiguous reference; the message suggests close names.
         """
-        if id_or_name in self._index:
-            return self._index[id_or_name]
-        if id_or_name in self._alt_index:
-            return self._alt_index[id_or_name]
-        if id_or_name in self._redirects and len(self._redirects[id_or_name]) == 1:
-            return self._index[self._redirects[id_or_name][0]]
-        matches = self._name_lookup().get(id_or_name.casefold(), [])
-        if len(matches) == 1:
-            return matches[0]
-        if len(matches) > 1:
-            listed = ", ".join(f"{self._ids[m]} ({self._concepts[m].name})" for m in matches)
-            raise KeyError(
-                f"{id_or_name!r} is ambiguous in {self.name or 'the hierarchy'}: {listed}"
-            )
-        close = difflib.get_close_matches(id_or_name.casefold(), list(self._name_lookup()), n=3)
-        hint = f"; did you mean {close}?" if close else ""
-        raise KeyError(f"unknown concept {id_or_name!r} in {self.name or 'the hierarchy'}{hint}")
+        return self._single(id_or_name, self.find(id_or_name))
 
     def resolve(self, id_or_name: str) -> list[int]:
         """Indices a reference stands for: one concept, or several for a redirected id.
@@ -169,18 +167,24 @@ class ConceptHierarchy:
         Raises:
             KeyError: as :meth:`index`.
         """
+        matches = self.find(id_or_name)
         if id_or_name in self._redirects and id_or_name not in self._index:
-            return [self._index[t] for t in self._redirects[id_or_name]]
-        return [self.index(id_or_name)]
+            return matches
+        return [self._single(id_or_name, matches)]
+
+    def _single(self, id_or_name: str, matches: list[int]) -> int:
+        if len(matches) == 1:
+            return matches[0]
+        where = self.name or "the hierarchy"
+        if len(matches) > 1:
+            listed = ", ".join(f"{self._ids[m]} ({self._concepts[m].name})" for m in matches)
+            raise KeyError(f"{id_or_name!r} is ambiguous in {where}: {listed}")
+        close = difflib.get_close_matches(id_or_name.casefold(), list(self._name_lookup()), n=3)
+        hint = f"; did you mean {close}?" if close else ""
+        raise KeyError(f"unknown concept {id_or_name!r} in {where}{hint}")
 
     def __contains__(self, id_or_name: object) -> bool:
-        if not isinstance(id_or_name, str):
-            return False
-        try:
-            self.resolve(id_or_name)
-        except KeyError:
-            return False
-        return True
+        return isinstance(id_or_name, str) and bool(self.find(id_or_name))
 
     # --------------------------------------------------------------- graph structure
     def parents(self, i: ConceptRef) -> list[int]:
@@ -235,6 +239,8 @@ class ConceptHierarchy:
     @property
     def level(self) -> torch.Tensor:
         """LongTensor [N]: shortest-path distance of each concept from the root (root = 0)."""
+        import torch
+
         return torch.tensor(self._levels, dtype=torch.long)
 
     @property
@@ -258,6 +264,8 @@ class ConceptHierarchy:
         Ancestors are ordered nearest level first (deepest to root), ties by index, so the
         root is the last valid entry of every row but its own. K = :attr:`max_ancestors` + 1.
         """
+        import torch
+
         if self._ancestor_table is None:
             sets = self._ancestors()
             width = max(len(a) for a in sets) + 1

@@ -145,10 +145,7 @@ class MidResolver:
             return [self.hierarchy.index(mid)]
         if mid in self._listed:
             return list(self._listed[mid])
-        try:
-            return self.hierarchy.resolve(mid)
-        except KeyError:
-            return []
+        return self.hierarchy.find(mid)
 
     def resolve(self, mid: str) -> tuple[list[int], str]:
         """``(concept indices, via)`` for ``mid``; ``via`` as in :class:`ClassMapping`."""

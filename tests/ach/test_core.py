@@ -116,7 +116,7 @@ def test_load_core_from_custom_dir(tmp_path: Path):
         ),
         ("{id: hacd:x, name: X, parents: [], description: d.}", "2 roots", "hacd:x"),
         (
-            "{id: hacd:x, name: X, parents: [hacd:audio], description: d., aliases: [808]}",
+            "{id: hacd:x, name: X, parents: [hacd:audio], description: d., aliases: [[a, b]]}",
             "list of strings",
             "hacd:x",
         ),

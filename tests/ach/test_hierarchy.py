@@ -123,3 +123,11 @@ def test_redirects(toy: ConceptHierarchy):
     assert variant.resolve("d") == [variant.index("c")]
     with pytest.raises(ValueError, match="unknown concept"):
         ConceptHierarchy(kept, redirects={"d": ("zzz",)})
+
+
+def test_pickles_for_dataloader_workers(core_ach: ConceptHierarchy):
+    import pickle
+
+    core_ach.ancestor_table()
+    copy = pickle.loads(pickle.dumps(core_ach))
+    assert copy == core_ach and copy.ancestor_table().equal(core_ach.ancestor_table())
