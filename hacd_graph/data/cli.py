@@ -9,7 +9,13 @@ import os
 def _config(args: argparse.Namespace):
     from hacd_graph.data.synth.scene import SceneConfig
 
-    return SceneConfig(sample_rate=args.sample_rate, duration_s=args.duration, preset=args.preset)
+    return SceneConfig(
+        sample_rate=args.sample_rate,
+        duration_s=args.duration,
+        preset=args.preset,
+        cooccurrence=tuple(args.cooccurrence or ()),
+        background_intensity=args.crowd,
+    )
 
 
 def _add_scene_args(p: argparse.ArgumentParser) -> None:
@@ -19,10 +25,24 @@ def _add_scene_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--preset", default=None, help="a named scene preset, e.g. jazz_cafe (default none)"
     )
+    p.add_argument(
+        "--crowd",
+        choices=["light", "moderate", "heavy"],
+        default=None,
+        help="ambience intensity (crowd size, rain, traffic) for every clip (default: sampled)",
+    )
+    p.add_argument(
+        "--cooccurrence",
+        nargs="+",
+        default=None,
+        metavar="CSV",
+        help="AudioSet segment CSVs whose label co-occurrence guides which sources share a scene",
+    )
 
 
 def _synth(args: argparse.Namespace) -> int:
-    from hacd_graph.data.export import write_shards, write_synthetic
+    from hacd_graph.data.export import write_synthetic
+    from hacd_graph.data.shards import write_shards
 
     path = write_synthetic(
         args.out, args.n, args.seed, _config(args), workers=args.workers, progress=not args.quiet
@@ -35,9 +55,22 @@ def _synth(args: argparse.Namespace) -> int:
 
 
 def _shards(args: argparse.Namespace) -> int:
-    from hacd_graph.data.export import write_shards
+    from hacd_graph.data.shards import write_shards, write_synthetic_shards
 
-    shards = write_shards(args.manifest, args.out, args.shard_size, progress=not args.quiet)
+    if (args.manifest is None) == (args.n is None):
+        raise SystemExit("give either --manifest DIR (export) or --n N (generate)")
+    if args.manifest is not None:
+        shards = write_shards(args.manifest, args.out, args.shard_size, progress=not args.quiet)
+    else:
+        shards = write_synthetic_shards(
+            args.out,
+            args.n,
+            args.seed,
+            _config(args),
+            args.shard_size,
+            args.workers,
+            progress=not args.quiet,
+        )
     print(f"wrote {len(shards)} shards to {args.out}")
     return 0
 
@@ -55,6 +88,44 @@ def _preview(args: argparse.Namespace) -> int:
     )
     for w in wavs:
         print(f"{w}  (+ .png spectrogram, .txt labels and texts, .json record)")
+    return 0
+
+
+def _concepts(args: argparse.Namespace) -> int:
+    from hacd_graph.ach import build_ach
+    from hacd_graph.data.synth.catalog import rendered_source_concepts
+
+    groups = rendered_source_concepts(build_ach())
+    total = len({c for names in groups.values() for c in names})
+    print(f"{total} sound-source concepts in {len(groups)} top-level categories:")
+    for group, names in groups.items():
+        print(f"  {group} ({len(names)}): {', '.join(names)}")
+    return 0
+
+
+def _real(args: argparse.Namespace) -> int:
+    from hacd_graph.ach import build_ach
+    from hacd_graph.data import real
+
+    ach = build_ach()
+    skip = args.skip_missing
+    if args.dataset == "audioset":
+        clips, report = real.load_audioset(args.meta, args.audio, ach, args.ontology, skip)
+    elif args.dataset == "fsd50k":
+        clips, report = real.load_fsd50k(args.meta, args.audio, ach, args.ontology, skip)
+    elif args.dataset == "esc50":
+        clips, report = real.load_esc50(args.audio, ach, ontology=args.ontology, skip_missing=skip)
+    elif args.dataset == "clotho":
+        clips, report = real.load_clotho(args.meta, args.audio, skip)
+    else:
+        clips, report = real.load_audiocaps(
+            args.meta, args.audio, ach, tuple(args.segments or ()), args.ontology, skip
+        )
+    path = real.write_manifest(clips, args.out)
+    print(f"wrote {len(clips)} clips to {path}; {report.summary()}")
+    for reason, count in sorted(report.counts.items()):
+        if reason not in ("missing",):
+            print(f"  {reason}: {count}")
     return 0
 
 
@@ -77,10 +148,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_synth)
 
-    p = sub.add_parser("shards", help="export a WAV + manifest folder to WebDataset tar shards")
-    p.add_argument("--manifest", required=True, help="folder holding manifest.jsonl")
+    p = sub.add_parser(
+        "shards",
+        help="WebDataset tar shards: export a WAV + manifest folder, or generate clips into shards",
+    )
+    p.add_argument("--manifest", default=None, help="folder holding manifest.jsonl (export)")
+    p.add_argument("--n", type=int, default=None, help="number of clips to generate (instead)")
     p.add_argument("--out", required=True, help="output folder for shard-NNNNNN.tar")
     p.add_argument("--shard-size", type=int, default=1000, help="clips per shard (default 1000)")
+    p.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="processes")
+    _add_scene_args(p)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_shards)
 
@@ -92,3 +169,22 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--start", type=int, default=0, help="first clip index (default 0)")
     _add_scene_args(p)
     p.set_defaults(func=_preview)
+
+    p = sub.add_parser(
+        "real", help="index a real dataset (official metadata + your audio) into a manifest.jsonl"
+    )
+    p.add_argument("dataset", choices=["audioset", "fsd50k", "esc50", "clotho", "audiocaps"])
+    p.add_argument(
+        "--meta",
+        default=None,
+        help="metadata CSV (AudioSet segments, FSD50K dev/eval.csv, Clotho or AudioCaps captions)",
+    )
+    p.add_argument("--audio", required=True, help="audio folder (ESC-50: the dataset root)")
+    p.add_argument("--out", required=True, help="manifest.jsonl to write")
+    p.add_argument("--ontology", default=None, help="AudioSet ontology.json (better MID mapping)")
+    p.add_argument("--segments", nargs="+", default=None, help="AudioCaps: AudioSet segment CSVs")
+    p.add_argument("--skip-missing", action="store_true", help="skip clips without audio (counted)")
+    p.set_defaults(func=_real)
+
+    p = sub.add_parser("concepts", help="list the sound-source concepts the generator renders")
+    p.set_defaults(func=_concepts)

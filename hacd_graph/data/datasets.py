@@ -18,7 +18,6 @@ from torch.utils.data import Dataset, IterableDataset, get_worker_info
 
 from hacd_graph.data.audio_io import AudioReadError, SkipReport, load_audio
 from hacd_graph.data.export import read_manifest
-from hacd_graph.data.synth.labels import close_under_ancestors
 from hacd_graph.data.synth.scene import SceneConfig
 
 if TYPE_CHECKING:
@@ -27,10 +26,9 @@ if TYPE_CHECKING:
 
 def labels_to_target(labels: list[str], ach: ConceptHierarchy) -> torch.Tensor:
     """Multi-hot ``[N]`` float32 over ``ach``'s concepts (labels closed under ancestors first)."""
-    target = torch.zeros(len(ach), dtype=torch.float32)
-    idx = [ach.index(x) for x in close_under_ancestors(ach, labels)]
-    target[idx] = 1.0
-    return target
+    from hacd_graph.ach.labels import multi_hot
+
+    return multi_hot(ach, [labels])[0].float()
 
 
 def resolve_rank(rank: int | None = None, world_size: int | None = None) -> tuple[int, int]:

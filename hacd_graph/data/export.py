@@ -1,5 +1,5 @@
 """Writing synthetic data to disk: WAV files + ``manifest.jsonl`` (resumable, parallel,
-atomic), and WebDataset-layout tar shards.
+atomic). WebDataset tar shards are in ``shards.py``.
 
 Layout of ``write_synthetic(out_dir, ...)``::
 
@@ -17,9 +17,8 @@ import io
 import json
 import multiprocessing as mp
 import os
-import tarfile
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -72,6 +71,24 @@ def _make_one(index: int) -> str:
     rel = f"audio/{ex.key}.wav"
     atomic_write_bytes(_WORKER["out"] / rel, wav_bytes(ex.audio, ex.record.sample_rate))
     return json.dumps(ex.manifest_entry(rel))
+
+
+def worker_context() -> mp.context.BaseContext:
+    """A start method that is safe when the caller already runs threads (torch, DeepSpeed):
+    ``forkserver`` forks workers from a clean server that has imported the generator once
+    (fast starts, no inherited thread pools); ``spawn`` where forkserver is unavailable."""
+    if "forkserver" not in mp.get_all_start_methods():
+        return mp.get_context("spawn")
+    ctx = mp.get_context("forkserver")
+    ctx.set_forkserver_preload(
+        [
+            "hacd_graph.ach",
+            "hacd_graph.data.synthetic",
+            "hacd_graph.data.export",
+            "hacd_graph.data.shards",
+        ]
+    )
+    return ctx
 
 
 def _done_indices(partial: Path) -> dict[int, str]:
@@ -140,9 +157,7 @@ def write_synthetic(
             lines: Iterable[str] = map(_make_one, todo)
             pool = None
         else:
-            # fork where the platform has it: workers start in milliseconds instead of re-importing
-            method = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
-            pool = mp.get_context(method).Pool(workers, _init_worker, (cfg, seed, str(out)))
+            pool = worker_context().Pool(workers, _init_worker, (cfg, seed, str(out)))
             lines = pool.imap(_make_one, todo, chunksize=8)
         try:
             for line in lines:
@@ -181,64 +196,3 @@ def read_manifest(path: str | Path) -> list[dict[str, Any]]:
             except json.JSONDecodeError as e:
                 raise ValueError(f"{path}:{k}: not valid JSON ({e})") from e
     return entries
-
-
-def _tar_add(tar: tarfile.TarFile, name: str, data: bytes) -> None:
-    info = tarfile.TarInfo(name)
-    info.size = len(data)
-    info.mode = 0o644
-    tar.addfile(info, io.BytesIO(data))
-
-
-def iter_shard_samples(manifest_dir: str | Path) -> Iterator[tuple[str, bytes, bytes]]:
-    """(key, WAV bytes, JSON bytes) of every clip of a manifest folder, in manifest order."""
-    root = Path(manifest_dir)
-    for entry in read_manifest(root):
-        wav = (root / entry["audio"]).read_bytes()
-        meta = {k: v for k, v in entry.items() if k != "audio"}
-        yield entry["id"], wav, json.dumps(meta).encode("utf-8")
-
-
-def write_shards(
-    manifest_dir: str | Path, out_dir: str | Path, shard_size: int = 1000, progress: bool = True
-) -> list[Path]:
-    """Export a WAV + manifest folder to WebDataset tar shards ``shard-000000.tar``, ...
-
-    Each sample is ``<key>.wav`` and ``<key>.json`` (labels, texts and record) next to each
-    other in the tar, as the WebDataset layout requires; shards are written atomically.
-
-    Returns:
-        The shard paths.
-    """
-    from tqdm import tqdm
-
-    if shard_size < 1:
-        raise ValueError(f"shard_size must be >= 1, got {shard_size}")
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    paths: list[Path] = []
-    buf: io.BytesIO | None = None
-    tar: tarfile.TarFile | None = None
-
-    def close() -> None:
-        nonlocal tar, buf
-        if tar is not None and buf is not None:
-            tar.close()
-            path = out / f"shard-{len(paths):06d}.tar"
-            atomic_write_bytes(path, buf.getvalue())
-            paths.append(path)
-        tar, buf = None, None
-
-    samples = tqdm(
-        iter_shard_samples(manifest_dir), desc="shards", unit="clip", disable=not progress
-    )
-    for count, (key, wav, meta) in enumerate(samples, start=1):
-        if tar is None:
-            buf = io.BytesIO()
-            tar = tarfile.open(fileobj=buf, mode="w")  # noqa: SIM115 (closed in close())
-        _tar_add(tar, f"{key}.wav", wav)
-        _tar_add(tar, f"{key}.json", meta)
-        if count % shard_size == 0:
-            close()
-    close()
-    return paths

@@ -1,8 +1,13 @@
-"""Fixtures of the data tests: the core hierarchy and a few generated clips (built once)."""
+"""Fixtures of the data tests: the core hierarchy, a few generated clips (built once), and
+short audio files for fixture folders named as real metadata says."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import numpy as np
 import pytest
+import soundfile as sf
 
 from hacd_graph.data.synth.scene import SceneConfig, generate
 
@@ -24,3 +29,17 @@ def jazz_cafe():
 def scenes():
     """40 random scenes of seed 11: [(audio, record)]."""
     return [generate(11, i) for i in range(40)]
+
+
+def write_tone(path: Path, seconds: float = 0.25, sr: int = 22050) -> Path:
+    """A short stereo tone at ``sr`` (loaders must resample and mix down)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    t = np.arange(int(seconds * sr)) / sr
+    x = 0.3 * np.sin(2 * np.pi * 440 * t)
+    sf.write(path, np.stack([x, 0.5 * x], axis=1), sr)
+    return path
+
+
+@pytest.fixture
+def tone_writer():
+    return write_tone

@@ -61,3 +61,32 @@ def test_preview_writes_wav_png_and_texts(tmp_path):
     text = (tmp_path / "jazz_cafe_s0-00000000.txt").read_text()
     assert "General category: environmental audio" in text and "Jazz  [hacd:jazz]" in text
     assert (tmp_path / "jazz_cafe_s0-00000000.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_concepts_listing(capsys):
+    assert main(["data", "concepts"]) == 0
+    out = capsys.readouterr().out
+    assert "top-level categories" in out and "Musical instrument" in out
+
+
+def test_real_dataset_index(tmp_path, meta_dir, capsys, tone_writer):
+    import csv
+
+    (tmp_path / "meta").mkdir()
+    (tmp_path / "meta" / "esc50.csv").write_text((meta_dir / "esc50" / "esc50.csv").read_text())
+    rows = list(csv.DictReader((tmp_path / "meta" / "esc50.csv").open()))
+    for r in rows[:3]:
+        tone_writer(tmp_path / "audio" / r["filename"])
+    out = tmp_path / "esc50.jsonl"
+    assert (
+        main(
+            ["data", "real", "esc50", "--audio", str(tmp_path), "--out", str(out), "--skip-missing"]
+        )
+        == 0
+    )
+    lines = out.read_text().splitlines()
+    assert len(lines) == 3 and json.loads(lines[0])["labels"]
+    assert (
+        f"skipped {len(rows) - 3} bad audio files: missing {len(rows) - 3}"
+        in capsys.readouterr().out
+    )

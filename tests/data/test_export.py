@@ -4,7 +4,8 @@ import tarfile
 import numpy as np
 import soundfile as sf
 
-from hacd_graph.data.export import MANIFEST, PARTIAL, read_manifest, write_shards, write_synthetic
+from hacd_graph.data.export import MANIFEST, PARTIAL, read_manifest, write_synthetic
+from hacd_graph.data.shards import write_shards
 from hacd_graph.data.synth.scene import SceneConfig, generate
 
 CFG = SceneConfig(duration_s=1.0)

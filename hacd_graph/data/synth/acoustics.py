@@ -7,15 +7,16 @@ measured on the final clip (``classify_*``), so a label never disagrees with the
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 from scipy import fft as sp_fft
-from scipy import signal
 
 from hacd_graph.data.synth import dsp
 
 ROOM_RT60 = {"small": (0.2, 0.45), "medium": (0.5, 0.9), "large": (1.0, 2.0)}
 # distance -> (level change dB, reverb send relative to the direct path, low-pass Hz or None)
-DISTANCE = {"near": (0.0, 0.25, None), "moderate": (-4.0, 0.5, 6000.0), "far": (-8.0, 0.9, 3500.0)}
+DISTANCE = {"near": (0.0, 0.25, None), "moderate": (-3.0, 0.5, 6000.0), "far": (-6.0, 0.9, 3500.0)}
 BANDWIDTHS = ("full", "telephone", "am_radio")
 
 
@@ -73,22 +74,46 @@ def room_impulse_response(
     )
 
 
-def reverberate(x: np.ndarray, rir: np.ndarray) -> np.ndarray:
-    """Convolve ``x`` with ``rir`` (one single-precision real FFT), cropped to ``len(x)``."""
-    n = sp_fft.next_fast_len(x.size + rir.size - 1, real=True)
-    spec = sp_fft.rfft(x.astype(np.float32), n) * sp_fft.rfft(rir.astype(np.float32), n)
+RIR_VARIANTS = 4  # distinct impulse responses per (room size, RT60 step)
+RT60_STEP = 0.05  # seconds
+
+
+@lru_cache(maxsize=128)
+def _rir_spectrum(room_size: str, rt60_s: float, variant: int, sr: int, n_fft: int) -> np.ndarray:
+    rng = np.random.default_rng([variant, int(round(rt60_s * 1000)), sr, sum(map(ord, room_size))])
+    h = room_impulse_response(rng, rt60_s, room_size, sr)
+    spec = sp_fft.rfft(h, n_fft).astype(np.complex64)
+    spec.setflags(write=False)
+    return spec
+
+
+def quantize_rt60(rt60_s: float) -> float:
+    """RT60 rounded to the 50 ms grid the cached impulse responses are made on."""
+    return round(round(rt60_s / RT60_STEP) * RT60_STEP, 3)
+
+
+def reverberate_in_room(
+    x: np.ndarray, room_size: str, rt60_s: float, variant: int, sr: int
+) -> np.ndarray:
+    """Convolve ``x`` with impulse response ``variant`` of a room (cached, with its FFT).
+
+    ``rt60_s`` must be on the ``quantize_rt60`` grid; responses are deterministic in
+    (room size, RT60, variant, sr), so a clip's reverberation depends only on its record.
+    """
+    if not 0 <= variant < RIR_VARIANTS:
+        raise ValueError(f"variant must be in [0, {RIR_VARIANTS}), got {variant}")
+    n = sp_fft.next_fast_len(x.size + int(1.5 * sr) - 1, real=True)  # room for the longest response
+    spec = sp_fft.rfft(x.astype(np.float32), n) * _rir_spectrum(room_size, rt60_s, variant, sr, n)
     return sp_fft.irfft(spec, n)[: x.size].astype(np.float32)
 
 
-def at_distance(x: np.ndarray, distance: str, sr: int) -> tuple[np.ndarray, float, float]:
-    """The source heard from ``distance``: (low-passed audio, level change dB, reverb send).
+def air_absorption(x: np.ndarray, distance: str, sr: int) -> np.ndarray:
+    """``x`` as heard from ``distance``: farther sources lose high frequencies to the air.
 
-    Farther sources are quieter, duller (air absorbs high frequencies) and more reverberant.
+    (Their level change and reverb send are ``DISTANCE[distance][:2]``, applied by the mixer.)
     """
-    level_db, send, cutoff = DISTANCE[distance]
-    if cutoff is not None:
-        x = dsp.butter(x, sr, "low", cutoff)
-    return x, level_db, send
+    cutoff = DISTANCE[distance][2]
+    return x if cutoff is None else dsp.butter(x, sr, "low", cutoff)
 
 
 def band_limit(x: np.ndarray, bandwidth: str, sr: int, rng: np.random.Generator) -> np.ndarray:

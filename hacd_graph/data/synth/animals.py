@@ -51,7 +51,7 @@ def dog_bark(rng: np.random.Generator, n: int, sr: int, attrs: dict) -> tuple[np
 
     def bark(r: np.random.Generator) -> np.ndarray:
         m = int(r.uniform(0.12, 0.2) * sr)
-        t = np.linspace(0.0, 1.0, m)
+        t = dsp.ramp(0.0, 1.0, m)
         contour = f0 * (1.0 + 0.35 * np.sin(np.pi * t)) * r.uniform(0.9, 1.1)
         x = harmonic_call(contour, sr, 12, 1.5, 0.4, r)
         x = dsp.resonator(x, sr, f0 * 2.2, 400.0) + 0.5 * x
@@ -65,7 +65,7 @@ def cat_meow(rng: np.random.Generator, n: int, sr: int, attrs: dict) -> tuple[np
 
     def meow(r: np.random.Generator) -> np.ndarray:
         m = int(r.uniform(0.5, 0.9) * sr)
-        t = np.linspace(0.0, 1.0, m)
+        t = dsp.ramp(0.0, 1.0, m)
         contour = r.uniform(450, 600) * (1.0 + 0.5 * np.sin(np.pi * t**0.7))
         x = harmonic_call(contour, sr, 8, 3.0, 0.05, r)
         x = dsp.resonator(x, sr, 1200.0, 500.0) + 0.3 * x
@@ -84,7 +84,7 @@ def bird_chirp(rng: np.random.Generator, n: int, sr: int, attrs: dict) -> tuple[
         for _ in range(notes):
             m = int(r.uniform(0.03, 0.08) * sr)
             f_a, f_b = r.uniform(2000, hi, 2)
-            contour = np.linspace(f_a, f_b, m)
+            contour = dsp.ramp(f_a, f_b, m)
             parts.append(
                 harmonic_call(contour, sr, 2, 12.0, 0.0, r)
                 * dsp.adsr(m, sr, 0.005, 0.01, 0.8, 0.01)
@@ -100,7 +100,7 @@ def crow_caw(rng: np.random.Generator, n: int, sr: int, attrs: dict) -> tuple[np
 
     def caw(r: np.random.Generator) -> np.ndarray:
         m = int(r.uniform(0.25, 0.4) * sr)
-        contour = r.uniform(450, 600) * np.linspace(1.05, 0.9, m)
+        contour = r.uniform(450, 600) * dsp.ramp(1.05, 0.9, m)
         x = harmonic_call(contour, sr, 10, 1.0, 1.2, r)
         x = dsp.resonator(x, sr, 1400.0, 500.0) + 0.2 * x
         return dsp.normalize_rms(x) * dsp.adsr(m, sr, 0.02, 0.05, 0.8, 0.08)
@@ -113,7 +113,7 @@ def cow_moo(rng: np.random.Generator, n: int, sr: int, attrs: dict) -> tuple[np.
 
     def moo(r: np.random.Generator) -> np.ndarray:
         m = int(r.uniform(1.0, 1.6) * sr)
-        t = np.linspace(0.0, 1.0, m)
+        t = dsp.ramp(0.0, 1.0, m)
         contour = r.uniform(100, 150) * (1.0 + 0.25 * np.sin(np.pi * t))
         x = harmonic_call(contour, sr, 20, 1.2, 0.05, r)
         x = dsp.resonator(x, sr, 400.0, 150.0) + 0.5 * dsp.resonator(x, sr, 900.0, 200.0)
@@ -150,7 +150,7 @@ def owl_hoot(rng: np.random.Generator, n: int, sr: int, attrs: dict) -> tuple[np
 
     def hoot(r: np.random.Generator) -> np.ndarray:
         m = int(r.uniform(0.35, 0.6) * sr)
-        contour = r.uniform(300, 400) * np.linspace(1.0, 0.93, m)
+        contour = r.uniform(300, 400) * dsp.ramp(1.0, 0.93, m)
         x = harmonic_call(contour, sr, 3, 14.0, 0.08, r)
         return x * dsp.adsr(m, sr, 0.06, 0.1, 0.8, 0.15)
 
@@ -162,7 +162,7 @@ def duck_quack(rng: np.random.Generator, n: int, sr: int, attrs: dict) -> tuple[
 
     def quack(r: np.random.Generator) -> np.ndarray:
         m = int(r.uniform(0.15, 0.25) * sr)
-        contour = r.uniform(220, 300) * np.linspace(1.1, 0.85, m)
+        contour = r.uniform(220, 300) * dsp.ramp(1.1, 0.85, m)
         x = harmonic_call(contour, sr, 25, 0.6, 0.3, r)
         x = dsp.resonator(x, sr, 1000.0, 250.0) + 0.6 * dsp.resonator(x, sr, 2300.0, 300.0)
         return dsp.normalize_rms(x) * dsp.adsr(m, sr, 0.01, 0.05, 0.7, 0.05)

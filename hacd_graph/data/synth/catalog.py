@@ -107,6 +107,7 @@ TECHNIQUE_CONCEPTS: dict[str, tuple[str, ...]] = {
     "swing_ride": ("hacd:swing_ride",),
     "cymbal_accents": ("hacd:cymbal_accents",),
     "backbeat": ("hacd:backbeat", "hacd:straight_eighths_hihat"),
+    "drum_fill": ("hacd:drum_fill",),
     "four_on_the_floor": ("hacd:four_on_the_floor",),
     "vibrato": ("hacd:vibrato",),
 }
@@ -259,3 +260,34 @@ def all_concept_ids() -> set[str]:
     for db in (-60.0, -40.0, -30.0, -10.0):
         ids.update(noise_floor_concepts(db))
     return ids
+
+
+def rendered_source_concepts(ach) -> dict[str, list[str]]:
+    """The sound-source concepts the generator renders, grouped by their top-level source
+    category in ``ach`` (the children of ``hacd:sound_source``), as concept names.
+
+    Args:
+        ach: the core hierarchy (``build_ach()``).
+    """
+    from hacd_graph.data.synth import drums, instruments
+    from hacd_graph.data.synth.sources import SOURCES
+
+    ids = {c for k in SOURCES for c in SOURCE_CONCEPTS[k]}
+    ids |= {
+        c for k in (*instruments.RANGES, "drum_kit", "drum_machine") for c in INSTRUMENT_CONCEPTS[k]
+    }
+    ids |= set(SYNTH_BY_TECHNIQUE.values()) | {
+        DRUM_PIECE_CONCEPTS[p.split("_")[0]]
+        for p in drums.PIECES
+        if p.split("_")[0] in DRUM_PIECE_CONCEPTS
+    }
+    root = ach.index("hacd:sound_source")
+    groups: dict[str, set[str]] = {}
+    for cid in ids:
+        i = ach.index(cid)
+        if root not in ach.ancestors(i):
+            continue
+        for t in sorted(ach.ancestors(i) | {i}):
+            if root in ach.parents(t):
+                groups.setdefault(ach.names[t], set()).add(ach.names[i])
+    return {g: sorted(v) for g, v in sorted(groups.items())}

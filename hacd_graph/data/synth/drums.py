@@ -85,7 +85,7 @@ def hit(piece: str, variant: int, sr: int) -> np.ndarray:
         ) * dsp.exp_decay(n, sr, 0.7)
     elif piece == "tom":
         n = int(0.4 * sr)
-        f0 = (90.0, 110.0, 140.0, 170.0)[variant % 4]
+        f0 = (90.0, 110.0, 140.0, 170.0)[variant % 4]  # variant = tom size, floor tom to high tom
         f = f0 * (1.0 + 0.3 * np.exp(-dsp.time_axis(n, sr) / 0.05))
         x = np.sin(dsp.phase_from_freq(f, n, sr)).astype(np.float32) * dsp.exp_decay(n, sr, 0.18)
     else:  # clap: three quick noise bursts and a tail

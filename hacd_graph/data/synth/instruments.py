@@ -186,7 +186,7 @@ def note(instrument: str, midi: int, seconds: float, sr: int, release: float = 0
     x = table[:n].copy()
     r = min(int(release * sr), n)
     if r > 0:
-        x[-r:] *= np.linspace(1.0, 0.0, r, dtype=np.float32)
+        x[-r:] *= dsp.ramp(1.0, 0.0, r)
     return x
 
 

@@ -4,7 +4,6 @@ under ancestors.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from hacd_graph.data.synth import catalog as cat
@@ -116,22 +115,12 @@ def scene_concepts(record: SceneRecord) -> set[str]:
     return ids
 
 
-def close_under_ancestors(ach: ConceptHierarchy, ids: Iterable[str]) -> list[str]:
-    """``ids`` plus every ancestor of each, as ids in the hierarchy's order.
+def scene_labels(record: SceneRecord, ach: ConceptHierarchy) -> list[str]:
+    """All concept ids of the clip, closed under ancestors (the clip's training labels).
 
     Raises:
-        KeyError: naming an id the hierarchy does not contain.
+        KeyError: naming a concept the hierarchy lacks (a catalog/hierarchy mismatch).
     """
-    index: set[int] = set()
-    for cid in ids:
-        if cid not in ach:
-            raise KeyError(f"concept {cid!r} is not in the hierarchy ({len(ach)} concepts)")
-        i = ach.index(cid)
-        index.add(i)
-        index |= ach.ancestors(i)
-    return [ach.ids[i] for i in sorted(index)]
+    from hacd_graph.ach.labels import close_ids
 
-
-def scene_labels(record: SceneRecord, ach: ConceptHierarchy) -> list[str]:
-    """All concept ids of the clip, closed under ancestors (the clip's training labels)."""
-    return close_under_ancestors(ach, scene_concepts(record))
+    return close_ids(ach, sorted(scene_concepts(record)))

@@ -155,6 +155,7 @@ def _sample_lineup(rng: np.random.Generator, genre: str) -> tuple[list[tuple[str
     raise ValueError(f"unknown genre {genre!r}; known: {GENRES}")
 
 
+_PIECE_NAMES = {"brush_tap": "snare"}  # drum events -> the kit piece that sounds
 Note = tuple[float, int, float, float]  # onset s, midi, duration s, velocity
 Hit = tuple[float, str, float]  # onset s, piece, velocity
 
@@ -179,7 +180,9 @@ def _pitched_part(
         root, tones = _chord(key, bar, genre)
         beats = [(b, s) for b in range(g.beats_per_bar) for s in range(spb)]
         if technique in ("fast_arpeggios", "arpeggios"):
-            per_beat = (4 if spb == 2 else 3) if technique == "fast_arpeggios" else spb
+            # fast: sixteenths, or eighth-note triplets in a swing feel (the jazz idiom)
+            fast = 3 if (spb == 3 or g.swing > 0.5) else 4
+            per_beat = fast if technique == "fast_arpeggios" else spb
             seq = [root + 12 * o + tone for o in (0, 1) for tone in tones]
             seq = seq + seq[-2:0:-1]
             base = 60 if instrument != "piano" or technique == "fast_arpeggios" else 48
@@ -294,18 +297,28 @@ def _pitched_part(
 
 
 def _drum_part(
-    rng: np.random.Generator, g: _Grid, bars: int, genre: str, technique: str, cymbals: str
+    rng: np.random.Generator,
+    g: _Grid,
+    bars: int,
+    genre: str,
+    technique: str,
+    cymbals: str,
+    clip_s: float,
 ) -> list[Hit]:
     hits: list[Hit] = []
     spb = g.subdivision
-    accent_bars = set(rng.choice(bars, size=max(1, bars // 3), replace=False).tolist())
+    # Occasional accents and fills fall on bars that start inside the clip, so they sound.
+    heard = max(1, min(bars, int(np.ceil((clip_s - 0.02) / g.bar_s))))
+    accent_bars = set(rng.choice(heard, size=max(1, heard // 2), replace=False).tolist())
+    fill_bar = int(rng.integers(0, heard)) if genre == "rock" and rng.random() < 0.5 else -1
     for bar in range(bars):
         for b in range(g.beats_per_bar):
             if genre == "jazz":
                 back = b % 2 == 1
                 if technique == "brushes":
-                    if back:
+                    if back:  # taps on 2 and 4 with a swung pickup, like the ride's skip note
                         hits.append((g.t(bar, b), "brush_tap", 0.8))
+                        hits.append((g.t(bar, b + 0.5), "brush_tap", 0.45))
                 else:
                     if back and rng.random() < 0.5:
                         hits.append((g.t(bar, b + 0.5), "snare", 0.35))  # ghost notes
@@ -320,10 +333,15 @@ def _drum_part(
                 if b == 0 and rng.random() < 0.5:
                     hits.append((g.t(bar, b), "kick", 0.35))
             elif genre == "rock":
+                if bar == fill_bar and b >= g.beats_per_bar - 2:  # a tom fill into the next bar
+                    for s16 in range(4):
+                        tom = "tom" + str(3 - (2 * (b - g.beats_per_bar + 2) + s16 // 2))
+                        hits.append((g.t(bar, b + s16 / 4), tom, 0.8))
+                    continue
                 hits.append((g.t(bar, b), "kick" if b % 2 == 0 else "snare", 0.9))
                 for s in range(spb):
                     hits.append((g.t(bar, b + s / spb), "hihat_closed", 0.5))
-                if bar == 0 and b == 0:
+                if (bar == 0 or bar == fill_bar + 1) and b == 0:
                     hits.append((g.t(bar, b), "crash", 0.7))
             else:  # electronic drum machine: four on the floor
                 hits.append((g.t(bar, b), "kick", 1.0))
@@ -381,20 +399,19 @@ def render_music(
         if instrument in ("drum_kit", "drum_machine"):
             hits = [
                 h
-                for h in _drum_part(rng, g, bars, genre, technique, cymbal_mode)
+                for h in _drum_part(rng, g, bars, genre, technique, cymbal_mode, clip_s)
                 if h[0] < clip_s - 0.02
             ]
             for onset, piece, vel in hits:
-                dsp.add_at(
-                    stem,
-                    drums.hit(piece, int(rng.integers(drums.VARIANTS)), sr),
-                    int(onset * sr),
-                    vel,
-                )
+                if piece.startswith("tom"):  # "tom<k>": tom k of the kit, high (3) to low (0)
+                    hit = drums.hit("tom", int(piece[3:]), sr)
+                else:
+                    hit = drums.hit(piece, int(rng.integers(drums.VARIANTS)), sr)
+                dsp.add_at(stem, hit, int(onset * sr), vel)
             if technique == "brushes":
                 stem += drums.brush_sweep(rng, n, sr, g.beat_s * sr)
             pieces = sorted(
-                {"snare" if p == "brush_tap" else p.split("_")[0] for _, p, _ in hits}
+                {_PIECE_NAMES.get(p, p.split("_")[0].rstrip("0123456789")) for _, p, _ in hits}
                 | ({"snare"} if technique == "brushes" else set())
             )
             events = len(hits)
@@ -402,6 +419,8 @@ def render_music(
                 techniques.append(
                     "swing_ride" if cymbal_mode == "ride_pattern" else "cymbal_accents"
                 )
+            if any(p.startswith("tom") for _, p, _ in hits):
+                techniques.append("drum_fill")
         else:
             notes = [
                 x

@@ -43,6 +43,13 @@ class SceneConfig:
         am_radio_prob: probability of AM-radio bandwidth (default 0.05).
         clipping_prob: probability of clipping (default 0.08).
         noisy_prob: probability of an audible noise floor (default 0.15).
+        background_intensity: force the ambience's intensity (crowd size, rain strength,
+            traffic density): ``"light"``, ``"moderate"`` or ``"heavy"`` (default: sampled, or
+            the preset's).
+        cooccurrence: AudioSet segment CSVs; when given, each further foreground source is
+            drawn with its place weight times its co-occurrence lift with the sources
+            already in the scene (``cooccurrence.py``), so scenes combine sounds as real
+            recordings do (default none: place weights only).
     """
 
     sample_rate: int = 16000
@@ -55,12 +62,18 @@ class SceneConfig:
     am_radio_prob: float = 0.05
     clipping_prob: float = 0.08
     noisy_prob: float = 0.15
+    background_intensity: str | None = None
+    cooccurrence: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not 1 <= self.min_foreground <= self.max_foreground <= 4:
             raise ValueError(
                 f"need 1 <= min_foreground <= max_foreground <= 4, got "
                 f"{self.min_foreground}, {self.max_foreground}"
+            )
+        if self.background_intensity not in (None, *INTENSITIES):
+            raise ValueError(
+                f"unknown background intensity {self.background_intensity!r}; known: {INTENSITIES}"
             )
         if self.preset is not None and self.preset not in PRESETS:
             raise ValueError(f"unknown preset {self.preset!r}; known: {sorted(PRESETS)}")
@@ -90,6 +103,29 @@ def _weighted(rng: np.random.Generator, weights: dict[str, float], k: int) -> li
     return [keys[i] for i in rng.choice(len(keys), size=k, replace=False, p=p / p.sum())]
 
 
+def _cooccurring(
+    rng: np.random.Generator,
+    pool: dict[str, float],
+    k: int,
+    present: list[str],
+    config: SceneConfig,
+) -> list[str]:
+    """Draw ``k`` sources one at a time, weighting each candidate by its place weight times
+    its co-occurrence lift with everything already in the scene (background included)."""
+    from hacd_graph.data.synth.cooccurrence import load_cooccurrence
+
+    table = load_cooccurrence(tuple(str(p) for p in config.cooccurrence))
+    chosen: list[str] = []
+    for _ in range(min(k, len(pool))):
+        weights = {
+            c: w * float(np.prod([table.weight(c, p) for p in present + chosen]))
+            for c, w in pool.items()
+            if c not in chosen
+        }
+        chosen += _weighted(rng, weights, 1)
+    return chosen
+
+
 def generate(
     seed: int, index: int, config: SceneConfig | None = None
 ) -> tuple[np.ndarray, SceneRecord]:
@@ -112,10 +148,15 @@ def generate(
     place = PLACES[preset.place or str(rng.choice(sorted(config.places or PLACES)))]
     indoor = place.environment == "indoor"
     room = (preset.room_size or str(rng.choice(place.rooms))) if indoor else None
-    rt60 = _uniform(rng, preset.rt60_s, acoustics.ROOM_RT60[room]) if room else 0.0
+    rt60 = (
+        acoustics.quantize_rt60(_uniform(rng, preset.rt60_s, acoustics.ROOM_RT60[room]))
+        if room
+        else 0.0
+    )
 
     bg_kind = preset.background or str(rng.choice(place.backgrounds))
-    bg_intensity = preset.background_intensity or str(rng.choice(INTENSITIES))
+    sampled_intensity = str(rng.choice(INTENSITIES))  # drawn always: overrides keep the rest
+    bg_intensity = config.background_intensity or preset.background_intensity or sampled_intensity
     background, bg_elements = render_background(
         rng, bg_kind, bg_intensity, n, sr, preset.background_elements
     )
@@ -132,7 +173,10 @@ def generate(
             genres = place.genres
             music_spec = MusicSpec(genre=_weighted(rng, genres, 1)[0])
         pool = {k: w for k, w in place.sources.items() if k not in bg_elements}
-        source_keys = _weighted(rng, pool, count - int(has_music))
+        if config.cooccurrence:
+            source_keys = _cooccurring(rng, pool, count - int(has_music), list(bg_elements), config)
+        else:
+            source_keys = _weighted(rng, pool, count - int(has_music))
 
     components: list[ComponentRecord] = []
     stems: list[tuple[np.ndarray, int, str, float]] = []  # (audio span, start, distance, level dB)
@@ -164,7 +208,7 @@ def generate(
         distance = preset.distance or str(
             rng.choice(["near", "moderate", "far"], p=[0.5, 0.35, 0.15])
         )
-        level = float(rng.uniform(-4.0, 0.0))
+        level = float(rng.uniform(-3.0, 0.0))
         components.append(
             ComponentRecord(
                 source=SourceRecord(key, attrs, events),
@@ -177,19 +221,23 @@ def generate(
         stems.append((audio, start, distance, level))
 
     # Mix: each component's active RMS at its level (distance lowers it), background under it.
+    # Components at one distance share a bus, so air absorption is one filter per distance.
+    buses: dict[str, np.ndarray] = {}
+    for audio, start, distance, level in stems:  # audio spans [start, start + len)
+        gain = dsp.db_to_gain(level + acoustics.DISTANCE[distance][0]) / max(dsp.rms(audio), 1e-9)
+        bus = buses.setdefault(distance, dsp.silence(n))
+        bus[start : start + audio.size] += np.float32(gain) * audio
     dry = dsp.silence(n)
     send = dsp.silence(n)
-    for audio, start, distance, level in stems:  # audio spans [start, start + len)
-        audio, distance_db, wet = acoustics.at_distance(audio, distance, sr)
-        gain = dsp.db_to_gain(level + distance_db) / max(dsp.rms(audio), 1e-9)
-        end = start + audio.size
-        dry[start:end] += np.float32(gain) * audio
-        send[start:end] += np.float32(gain * wet) * audio
+    for distance, bus in buses.items():
+        heard = acoustics.air_absorption(bus, distance, sr)
+        dry += heard
+        send += np.float32(acoustics.DISTANCE[distance][1]) * heard
     snr = _uniform(rng, preset.snr_db, (8.0, 20.0))
     bg = background * np.float32(dsp.db_to_gain(-snr))
     if indoor:
-        rir = acoustics.room_impulse_response(rng, rt60, room, sr)
-        mix = dry + bg + acoustics.reverberate(send + 0.5 * bg, rir)
+        variant = int(rng.integers(acoustics.RIR_VARIANTS))
+        mix = dry + bg + acoustics.reverberate_in_room(send + 0.5 * bg, room, rt60, variant, sr)
     else:
         mix = dry + bg
 

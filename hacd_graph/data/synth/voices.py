@@ -38,7 +38,7 @@ def syllable(voice: str, vowel: int, pitch_step: int, sr: int, breathy: bool = F
     rng = np.random.default_rng([vowel, pitch_step + 10, int(breathy), sr, len(voice)])
     n = int(SYLLABLE_SECONDS * sr)
     f0 = VOICE_F0[voice] * 2.0 ** (pitch_step / 12.0)
-    contour = f0 * np.linspace(1.04, 0.94, n)  # slight declination within the syllable
+    contour = f0 * dsp.ramp(1.04, 0.94, n)  # slight declination within the syllable
     src = dsp.pulse_train(dsp.phase_from_freq(contour, n, sr), sharpness=6.0)
     if breathy:
         src = 0.4 * src + 0.6 * dsp.white(rng, n) * 0.3
@@ -142,10 +142,29 @@ def whistling(rng: np.random.Generator, n: int, sr: int, attrs: dict) -> tuple[n
     return out, notes
 
 
-def _clap(rng: np.random.Generator, sr: int) -> np.ndarray:
+CLAP_VARIANTS = 16
+
+
+@lru_cache(maxsize=4)
+def _clap_bank(sr: int) -> np.ndarray:
+    """``[CLAP_VARIANTS, 50 ms]`` cached hand claps (band-passed noise bursts), read-only."""
+    rng = np.random.default_rng([sr, 1234])
     m = int(0.05 * sr)
-    x = dsp.butter(dsp.white(rng, m), sr, "band", (rng.uniform(900, 1400), rng.uniform(2500, 4000)))
-    return x * dsp.exp_decay(m, sr, 0.008, 0.001)
+    bank = np.stack(
+        [
+            dsp.butter(
+                dsp.white(rng, m), sr, "band", (rng.uniform(900, 1400), rng.uniform(2500, 4000))
+            )
+            * dsp.exp_decay(m, sr, 0.008, 0.001)
+            for _ in range(CLAP_VARIANTS)
+        ]
+    )
+    bank.setflags(write=False)
+    return bank
+
+
+def _clap(rng: np.random.Generator, sr: int) -> np.ndarray:
+    return _clap_bank(sr)[int(rng.integers(CLAP_VARIANTS))]
 
 
 def clapping(rng: np.random.Generator, n: int, sr: int, attrs: dict) -> tuple[np.ndarray, int]:
@@ -164,7 +183,7 @@ def clapping(rng: np.random.Generator, n: int, sr: int, attrs: dict) -> tuple[np
 def applause(rng: np.random.Generator, n: int, sr: int, attrs: dict) -> tuple[np.ndarray, int]:
     """An audience applauding: hundreds of random claps over a noise bed. Returns (audio, 0)."""
     density = int(attrs.get("claps_per_second", 60) * n / sr)
-    bank = np.stack([_clap(rng, sr) for _ in range(8)])
+    bank = _clap_bank(sr)[rng.choice(CLAP_VARIANTS, 8, replace=False)]
     impulses = np.zeros((8, n), dtype=np.float32)
     amps = rng.uniform(0.3, 1.0, density).astype(np.float32)
     np.add.at(impulses, (rng.integers(0, 8, density), rng.integers(0, n, density)), amps)

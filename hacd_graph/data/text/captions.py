@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from hacd_graph.data.synth.record import ComponentRecord, MusicRecord, SceneRecord
+from hacd_graph.data.synth.record import ComponentRecord, MusicRecord, PartRecord, SceneRecord
 from hacd_graph.data.text import phrases as ph
 from hacd_graph.data.text.register import CaptionRegister
 
@@ -70,7 +70,47 @@ def music_phrase(m: MusicRecord, rng: np.random.Generator) -> tuple[str, str, st
                 f"swinging {genre} music",
             )
         )
+    support = [_support_phrase(p) for p in m.parts if p is not lead]
+    support = [x for x in support if x]
+    if support:
+        backing = (
+            support[0] if len(support) == 1 else ", ".join(support[:-1]) + " and " + support[-1]
+        )
+        options += [
+            (f"a {lead_name}", f"plays {tech} over {backing}", f"a {lead_name} over {backing}"),
+            (
+                f"{genre} {lead_name}",
+                f"plays with {backing}",
+                f"{genre} {lead_name} with {backing}",
+            ),
+            (
+                f"a {tempo} {genre} tune",
+                f"features a {lead_name} and {backing}",
+                f"a {tempo} {genre} tune with a {lead_name}",
+            ),
+        ]
     return options[int(rng.integers(len(options)))]
+
+
+def _support_phrase(p: PartRecord) -> str:
+    """A short nominal phrase for a supporting part ("a walking bass", "brushed drums")."""
+    name = ph.INSTRUMENT_NAMES[p.instrument]
+    t = p.techniques[0]
+    if p.instrument == "drum_kit":
+        return {"brushes": "brushed drums", "backbeat": "a steady backbeat"}.get(t, "drums")
+    if p.instrument == "drum_machine":
+        return "a thumping drum machine"
+    return {
+        "walking_bass": f"a walking {name}",
+        "comping": f"{name} chords",
+        "strumming": f"a strummed {name}",
+        "power_chords": f"distorted {name}",
+        "sustained_chords": f"{name} pads"
+        if p.instrument == "synthesizer"
+        else f"sustained {name}",
+        "root_notes": name,
+        "offbeat_bass": "an off-beat synth bass",
+    }.get(t, name)
 
 
 def component_phrase(c: ComponentRecord, rng: np.random.Generator) -> tuple[str, str, str]:
@@ -98,7 +138,8 @@ def _join(a: tuple[str, str, str], b: tuple[str, str, str], connector: str) -> s
     if connector == "with":
         return f"{a[2]} with {b[2]}"
     if connector == "in the background":
-        return f"{a[0]} {a[1]} with {b[2]} in the background"
+        where = "" if b[2].endswith(("in the distance", "nearby")) else " in the background"
+        return f"{a[0]} {a[1]} with {b[2]}{where}"
     if connector in ("while", "as"):
         return f"{a[0]} {a[1]} {connector} {b[0]} {b[1]}"
     return f"{a[0]} {a[1]} and {b[0]} {b[1]}"

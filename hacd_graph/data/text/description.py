@@ -101,6 +101,8 @@ def part_phrase(p: PartRecord) -> str:
             bits.append("swinging ride cymbal")
         if "cymbal_accents" in t:
             bits.append("occasional cymbal accents")
+        if "drum_fill" in t:
+            bits.append("a tom fill")
         return ", ".join(bits)
     if p.instrument == "drum_machine":
         return "four-on-the-floor kick with claps and hi-hats"

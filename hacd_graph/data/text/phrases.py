@@ -171,7 +171,11 @@ BACKGROUND_PHRASES: dict[str, list[str]] = {
     ],
     "street": ["on a busy street", "as traffic passes", "with traffic noise in the background"],
     "rain": ["as rain falls", "while rain pours down", "with rain in the background"],
-    "park": ["outdoors with birds and wind", "in a park", "as wind blows and birds chirp"],
+    "park": [
+        "outdoors with birds and wind",
+        "with birds chirping in the background",
+        "as wind blows and birds chirp",
+    ],
     "room_tone": ["in a quiet room", "indoors", "in a room with a faint hum"],
 }
 
@@ -233,6 +237,7 @@ TECHNIQUE_PHRASES: dict[str, str] = {
     "cymbal_accents": "occasional cymbal accents",
     "backbeat": "a steady backbeat",
     "four_on_the_floor": "a four-on-the-floor kick",
+    "drum_fill": "a tom fill",
     "vibrato": "vibrato",
 }
 

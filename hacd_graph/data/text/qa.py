@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from hacd_graph.data.synth.catalog import SOURCE_CONCEPTS
 from hacd_graph.data.synth.record import SceneRecord
 from hacd_graph.data.synth.sources import SOURCES
 from hacd_graph.data.text import phrases as ph
@@ -32,8 +33,39 @@ _COUNTABLE = {
 _SPEECH = ("male_speech", "female_speech", "child_speech")
 
 
-def _qa(question: str, answer: str, level: str, kind: str) -> dict[str, str]:
-    return {"question": question, "answer": answer, "level": level, "type": kind}
+# The ACH concept each fixed question is about (its level in the hierarchy is a finer
+# measure of the question's abstraction than the three named levels).
+_TOPICS = {
+    "Is there music?": "hacd:music",
+    "Can you hear people talking?": "hacd:speech",
+    "Are there any animal sounds?": "hacd:animal",
+    "Is this recorded indoors or outdoors?": "hacd:acoustic_scene",
+    "What is the general category of this audio?": "hacd:audio",
+    "What kind of place does this sound like?": "hacd:acoustic_scene",
+    "How reverberant is the space?": "hacd:reverberation",
+    "Is the recording high, medium or low fidelity?": "hacd:fidelity",
+    "Which instrument family carries the melody?": "hacd:musical_instrument",
+    "How many instruments are playing?": "hacd:musical_instrument",
+    "What is the tempo of the music?": "hacd:tempo",
+    "Which animals can be heard?": "hacd:animal",
+    "How many individual speakers can be heard in the foreground?": "hacd:speech",
+    "Is the bass line walking?": "hacd:walking_bass",
+    "Are brushes used on the snare?": "hacd:brushes_on_snare",
+    "Are there cymbals?": "hacd:cymbal",
+    "Does the music swing?": "hacd:swing_feel",
+    "What is the meter of the music?": "hacd:meter",
+    "Does it sound like a telephone call?": "hacd:telephone_band",
+    "Is the signal clipped or distorted?": "hacd:clipping",
+}
+
+
+def _qa(
+    question: str, answer: str, level: str, kind: str, concept: str | None = None
+) -> dict[str, str]:
+    topic = concept or _TOPICS.get(question)
+    if topic is None:
+        raise KeyError(f"no concept recorded for the question {question!r}")
+    return {"question": question, "answer": answer, "level": level, "type": kind, "concept": topic}
 
 
 def _yes(b: bool) -> str:
@@ -93,6 +125,7 @@ def all_questions(record: SceneRecord, rng: np.random.Generator) -> list[dict[st
                 m.genre,
                 "category",
                 "choice",
+                "hacd:genre",
             )
         )
         lead = next((p for p in m.parts if p.prominence == "prominent"), None)
@@ -179,6 +212,7 @@ def all_questions(record: SceneRecord, rng: np.random.Generator) -> list[dict[st
                     ph.TECHNIQUE_PHRASES[lead.techniques[0]],
                     "specific",
                     "attribute",
+                    "hacd:playing_technique",
                 )
             )
         out.append(_qa("What is the meter of the music?", m.meter, "specific", "attribute"))
@@ -190,16 +224,38 @@ def all_questions(record: SceneRecord, rng: np.random.Generator) -> list[dict[st
             and s.kind not in record.background.elements
         ):
             out.append(
-                _qa(f"How many times {_COUNTABLE[s.kind]}?", str(s.events), "specific", "counting")
+                _qa(
+                    f"How many times {_COUNTABLE[s.kind]}?",
+                    str(s.events),
+                    "specific",
+                    "counting",
+                    SOURCE_CONCEPTS[s.kind][0],
+                )
             )
     absent = sorted(k for k in SOURCES if k not in kinds and not (k in _SPEECH and speech))
     if absent:
         k = absent[int(rng.integers(len(absent)))]
-        out.append(_qa(f"Is there {ph.SOURCE_PHRASES[k][0][2]}?", "no", "specific", "yes_no"))
+        out.append(
+            _qa(
+                f"Is there {ph.SOURCE_PHRASES[k][0][2]}?",
+                "no",
+                "specific",
+                "yes_no",
+                SOURCE_CONCEPTS[k][0],
+            )
+        )
     present = sorted(k for k in kinds if k in ph.SOURCE_PHRASES)
     if present:
         k = present[int(rng.integers(len(present)))]
-        out.append(_qa(f"Is there {ph.SOURCE_PHRASES[k][0][2]}?", "yes", "specific", "yes_no"))
+        out.append(
+            _qa(
+                f"Is there {ph.SOURCE_PHRASES[k][0][2]}?",
+                "yes",
+                "specific",
+                "yes_no",
+                SOURCE_CONCEPTS[k][0],
+            )
+        )
     out.append(
         _qa(
             "Does it sound like a telephone call?",
@@ -216,7 +272,8 @@ def qa_pairs(record: SceneRecord, rng: np.random.Generator, k: int = 8) -> list[
     """``k`` QA pairs (fewer if the record supports fewer), covering every level present.
 
     Returns:
-        dicts with ``question``, ``answer``, ``level`` (in ``LEVELS``), ``type`` (in ``QA_TYPES``).
+        dicts with ``question``, ``answer``, ``level`` (in ``LEVELS``), ``type`` (in
+        ``QA_TYPES``) and ``concept`` (the ACH concept id the question is about).
     """
     pool = all_questions(record, rng)
     order = rng.permutation(len(pool)).tolist()

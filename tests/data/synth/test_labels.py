@@ -5,7 +5,7 @@ from hacd_graph.data.synth.catalog import (
     SOURCE_CONCEPTS,
     all_concept_ids,
 )
-from hacd_graph.data.synth.labels import close_under_ancestors, scene_concepts, scene_labels
+from hacd_graph.data.synth.labels import scene_concepts, scene_labels
 from hacd_graph.data.synth.sources import SOURCES
 
 
@@ -78,8 +78,20 @@ def test_jazz_cafe_labels(ach, jazz_cafe):
         assert absent not in labels
 
 
-def test_close_under_ancestors_names_unknown_ids(ach):
+def test_unknown_concepts_are_named(ach, jazz_cafe, monkeypatch):
     import pytest
 
+    from hacd_graph.data.synth import catalog
+
+    monkeypatch.setitem(catalog.GENRE_CONCEPTS, "jazz", "hacd:not_a_concept")
     with pytest.raises(KeyError, match="hacd:not_a_concept"):
-        close_under_ancestors(ach, ["hacd:not_a_concept"])
+        scene_labels(jazz_cafe[1], ach)
+
+
+def test_rendered_concept_listing(ach):
+    from hacd_graph.data.synth.catalog import rendered_source_concepts
+
+    groups = rendered_source_concepts(ach)
+    assert len(groups) >= 5
+    assert len({c for names in groups.values() for c in names}) >= 40
+    assert "Piano" in groups["Musical instrument"] and "Bark" in groups["Animal"]

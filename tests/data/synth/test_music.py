@@ -53,3 +53,13 @@ def test_cymbal_technique_listed_only_when_a_cymbal_sounds():
 
 def test_tempo_classes():
     assert [tempo_class(b) for b in (60, 100, 160)] == ["slow", "moderate", "fast"]
+
+
+def test_rock_tom_fills_are_labelled_exactly_when_toms_sound():
+    fills = 0
+    for seed in range(8):
+        _, rec = render_music(np.random.default_rng(seed), 4 * SR, SR, MusicSpec(genre="rock"))
+        kit = next(p for p in rec.parts if p.instrument == "drum_kit")
+        assert ("tom" in kit.pieces) == ("drum_fill" in kit.techniques)
+        fills += "drum_fill" in kit.techniques
+    assert 0 < fills < 8

@@ -76,3 +76,14 @@ def test_config_validation():
 def test_places_restrict_sampling():
     cfg = SceneConfig(places=("farm",), duration_s=1.0)
     assert {generate(5, i, cfg)[1].place for i in range(5)} == {"farm"}
+
+
+def test_crowd_intensity_is_controllable(ach):
+    from hacd_graph.data.synth.labels import scene_labels
+
+    for level, concept in (("light", "hacd:sparse_crowd"), ("heavy", "hacd:busy_crowd")):
+        cfg = SceneConfig(places=("cafe",), background_intensity=level, duration_s=1.0)
+        _, r = generate(2, 0, cfg)
+        assert r.background.intensity == level and concept in scene_labels(r, ach)
+    with pytest.raises(ValueError, match="intensity"):
+        SceneConfig(background_intensity="deafening")

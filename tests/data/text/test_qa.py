@@ -42,3 +42,15 @@ def test_counting_answers_match_events_and_negatives_are_absent(scenes):
                     k for k in SOURCES if q["question"] == f"Is there {ph.SOURCE_PHRASES[k][0][2]}?"
                 )
                 assert k not in kinds
+
+
+def test_every_question_names_a_concept_of_the_hierarchy(scenes, jazz_cafe, ach):
+    for _, r in [*scenes, jazz_cafe]:
+        for q in all_questions(r, np.random.default_rng(2)):
+            assert q["concept"] in ach, q
+    levels = {q["level"]: [] for q in all_questions(jazz_cafe[1], np.random.default_rng(0))}
+    for q in all_questions(jazz_cafe[1], np.random.default_rng(0)):
+        levels[q["level"]].append(int(ach.level[ach.index(q["concept"])]))
+    # named levels go from general to specific in the hierarchy too (on average)
+    means = [sum(v) / len(v) for v in (levels["general"], levels["category"], levels["specific"])]
+    assert means == sorted(means)
