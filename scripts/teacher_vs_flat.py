@@ -6,8 +6,12 @@ Composes ``configs/distill_gnn.yaml`` with ``experiment=teacher_vs_flat`` once p
 the synthetic train and held-out eval split once into ``OUT/data``, trains every arm through
 the one training loop into ``OUT/<arm>/``, and writes ``OUT/table.md`` and ``OUT/table.json``.
 
-    python scripts/teacher_vs_flat.py --out outputs/teacher_vs_flat [--arms graph flat]
+    python scripts/teacher_vs_flat.py --out outputs/teacher_vs_flat [--arms graph,flat]
         [hydra overrides, e.g. trainer.max_steps=100]
+
+Arms already trained in OUT are not trained again (the loop finds them complete), so the
+arms can run as separate processes (``--arms graph`` and ``--arms flat``, after the data
+exists) and a last ``--arms graph,flat`` call writes the combined table.
 """
 
 from __future__ import annotations
@@ -59,8 +63,13 @@ def table(results: dict[str, dict]) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=Path("outputs/teacher_vs_flat"))
-    parser.add_argument("--arms", nargs="+", default=["graph", "flat"], choices=list(ARMS))
+    parser.add_argument("--arms", default="graph,flat",
+                        help=f"comma-separated arms from {sorted(ARMS)}")
     args, overrides = parser.parse_known_args(argv)
+    args.arms = [a.strip() for a in args.arms.split(",") if a.strip()]
+    unknown = [a for a in args.arms if a not in ARMS]
+    if unknown:
+        parser.error(f"unknown arm(s) {unknown}; choose from {sorted(ARMS)}")
     ctx = DistributedContext()
     base = compose_config("distill_gnn", ["experiment=teacher_vs_flat", *overrides])
     data_cfg = config_from_mapping(DataConfig, OmegaConf.to_container(base.data, resolve=True),

@@ -15,6 +15,22 @@ Call order, on every rank::
             ... backward / optimiser step by the loop's engine ...
         metrics = stage.evaluate(model)                 # every rank (ZeRO-3 needs all)
     stage.export(model_on_rank0, state_dict, out_dir)   # rank 0, after the last step
+
+A new stage plugs in like this (the distillation stage, say)::
+
+    class DistillStage:
+        name = "distill"
+        def build_model(self): return attach_bridge(llm, bridge)   # frozen parts: no grad
+        def train_batches(self, epoch, rank, world_size): ...      # this rank's batches
+        def training_step(self, model, batch):
+            out = model(**batch)                                   # the engine or module
+            loss = hierarchical_distillation_loss(out.concept_logits, batch["teacher_logits"],
+                                                  self.ancestors)
+            return StepOutput(loss, len(batch["input_ids"]), {"hdl": loss.item()})
+        def evaluate(self, model): return {...}
+        def export(self, model, state_dict, out_dir): ...           # e.g. save_pretrained
+
+    fit(DistillStage(...), TrainerConfig(...), run_dir / "distill", ctx, deepspeed=cfg_ds)
 """
 
 from __future__ import annotations
