@@ -9,11 +9,12 @@ setting (``deepspeed.enabled`` in the config), never an environment variable.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 import torch
+import torch.distributed as dist
 from torch import nn
 
 from hacd_graph.training.config import TrainerConfig
@@ -79,7 +80,14 @@ class Engine:
 
 
 class TorchEngine(Engine):
-    """Plain PyTorch: AdamW + warm-up/cosine schedule; DDP when there are several ranks."""
+    """Plain PyTorch: AdamW + warm-up/cosine schedule; data parallel across ranks.
+
+    With several ranks, parameters and buffers start from rank 0's, and gradients are
+    averaged with one all-reduce per optimiser step (what DDP does, without DDP's
+    requirement that every forward output feed the loss: stages return extra outputs,
+    such as the teacher's frame features); buffers (batch-norm statistics) are re-broadcast
+    from rank 0 after each step.
+    """
 
     kind = "torch"
 
@@ -90,27 +98,45 @@ class TorchEngine(Engine):
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(
             self.optimizer, lambda s: lr_factor(s, cfg)
         )
-        self._wrapped: nn.Module = self.module
-        if ctx.is_distributed:
-            self._wrapped = nn.parallel.DistributedDataParallel(
-                self.module, device_ids=[ctx.local_rank] if ctx.device.type == "cuda" else None
-            )
+        self.world_size = ctx.world_size
         self._micro = 0
+        if self.world_size > 1:
+            self._broadcast(self.module.parameters())
+            self._broadcast(self.module.buffers())
+
+    @staticmethod
+    def _broadcast(tensors: Iterable[torch.Tensor]) -> None:
+        with torch.no_grad():
+            for t in tensors:
+                dist.broadcast(t.data, src=0)
+
+    def _average_gradients(self) -> None:
+        params = [p for p in self.module.parameters() if p.requires_grad]
+        grads = [p.grad if p.grad is not None else torch.zeros_like(p) for p in params]
+        flat = torch.cat([g.reshape(-1) for g in grads])
+        dist.all_reduce(flat)
+        flat /= self.world_size
+        for p, g in zip(params, flat.split([q.numel() for q in params]), strict=True):
+            p.grad = g.view_as(p).clone()
 
     def forward_module(self) -> nn.Module:
-        return self._wrapped
+        return self.module
 
     def micro_step(self, loss: torch.Tensor) -> tuple[bool, float | None]:
         (loss / self.cfg.grad_accum_steps).backward()
         self._micro += 1
         if self._micro % self.cfg.grad_accum_steps:
             return False, None
+        if self.world_size > 1:
+            self._average_gradients()
         params = [p for p in self.module.parameters() if p.grad is not None]
         max_norm = self.cfg.grad_clip if self.cfg.grad_clip > 0 else float("inf")
         norm = torch.nn.utils.clip_grad_norm_(params, max_norm) if params else torch.zeros(())
         self.optimizer.step()
         self.scheduler.step()
         self.optimizer.zero_grad(set_to_none=True)
+        if self.world_size > 1:
+            self._broadcast(self.module.buffers())
         return True, float(norm)
 
     def lr(self) -> float:

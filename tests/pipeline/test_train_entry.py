@@ -79,7 +79,7 @@ def test_pipeline_runs_is_killed_and_resumes(tmp_path, capsys):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("zero", ["zero2", "zero3"])
+@pytest.mark.parametrize("zero", ["zero2", "zero3", "none"])
 def test_deepspeed_two_ranks(tmp_path, zero):
     deepspeed = Path(sys.executable).parent / "deepspeed"
     run = tmp_path / "run"
@@ -90,4 +90,5 @@ def test_deepspeed_two_ranks(tmp_path, zero):
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     m = json.loads((run / "teacher" / "metrics.json").read_text())
-    assert m["engine"] == "deepspeed" and m["world_size"] == 2 and m["step"] == 6
+    engine = "torch" if zero == "none" else "deepspeed"  # none: all-reduce data parallel
+    assert m["engine"] == engine and m["world_size"] == 2 and m["step"] == 6
