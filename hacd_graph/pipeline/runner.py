@@ -53,7 +53,7 @@ class DataConfig:
     """
 
     root: str | None = None
-    train_clips: int = 800
+    train_clips: int = 600
     eval_clips: int = 200
     train_seed: int = 1
     eval_seed: int = 2
