@@ -134,7 +134,9 @@ class ManifestDataset(Dataset):
         num_samples: pad/crop length (``None`` keeps each file's length).
         skip_bad: if true, a bad file makes ``__getitem__`` return ``None`` (dropped by
             ``collate_examples``) and is counted in ``report``; if false it raises
-            ``AudioReadError`` naming the file.
+            ``AudioReadError`` naming the file. With DataLoader workers each worker
+            counts into its own copy of ``report``; count in the main process (or use
+            ``num_workers=0``) when the totals matter.
     """
 
     def __init__(

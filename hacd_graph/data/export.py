@@ -30,6 +30,7 @@ from hacd_graph.data.synth.scene import SceneConfig
 
 MANIFEST = "manifest.jsonl"
 PARTIAL = "manifest.partial.jsonl"
+SETTINGS = "synth_settings.json"
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
@@ -45,6 +46,40 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def claim_folder(out: Path, settings: dict[str, Any]) -> None:
+    """Record the settings ``out`` is generated with (``synth_settings.json``); refuse to
+    resume into a folder made with other settings, which would mix two data sets.
+
+    Raises:
+        ValueError: naming the folder and the settings that differ.
+    """
+    settings = json.loads(json.dumps(settings))  # as JSON will read it back (tuples -> lists)
+    path = out / SETTINGS
+    if path.exists():
+        old = json.loads(path.read_text(encoding="utf-8"))
+        if old != settings:
+            flat_old, flat_new = _flatten(old), _flatten(settings)
+            diff = sorted(
+                k for k in flat_old.keys() | flat_new.keys() if flat_old.get(k) != flat_new.get(k)
+            )
+            raise ValueError(
+                f"{out} holds clips generated with other settings (differs in {', '.join(diff)}); "
+                "use a new folder, or the same settings to resume"
+            )
+    else:
+        atomic_write_bytes(path, json.dumps(settings, indent=1, sort_keys=True).encode("utf-8"))
+
+
+def _flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        if isinstance(v, dict):
+            out.update(_flatten(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
 
 
 def wav_bytes(audio: np.ndarray, sample_rate: int) -> bytes:
@@ -134,6 +169,7 @@ def write_synthetic(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     config = config or SceneConfig()
+    claim_folder(out, {"seed": seed, "config": asdict(config)})
     partial = out / PARTIAL
     manifest = out / MANIFEST
     done = _done_indices(partial)

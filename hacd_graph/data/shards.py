@@ -17,7 +17,13 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from hacd_graph.data.export import atomic_write_bytes, read_manifest, wav_bytes, worker_context
+from hacd_graph.data.export import (
+    atomic_write_bytes,
+    claim_folder,
+    read_manifest,
+    wav_bytes,
+    worker_context,
+)
 from hacd_graph.data.synth.scene import SceneConfig
 
 
@@ -140,10 +146,12 @@ def write_synthetic_shards(
         raise ValueError(f"shard_size must be >= 1, got {shard_size}")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    config = config or SceneConfig()
+    claim_folder(out, {"seed": seed, "config": asdict(config), "shard_size": shard_size})
     count = (n + shard_size - 1) // shard_size
     paths = [out / f"shard-{k:06d}.tar" for k in range(count)]
     todo = [k for k in range(count) if not paths[k].exists()]
-    args = (asdict(config or SceneConfig()), seed, str(out), shard_size, n)
+    args = (asdict(config), seed, str(out), shard_size, n)
     with tqdm(
         total=count, initial=count - len(todo), desc="shards", unit="shard", disable=not progress
     ) as bar:

@@ -56,3 +56,14 @@ def test_parallel_writer_matches_serial(tmp_path):
         write_synthetic(tmp_path / "b", 4, seed=9, config=CFG, workers=1, progress=False)
     )
     assert a == b
+
+
+def test_refuses_to_resume_with_other_settings(tmp_path):
+    import pytest
+
+    write_synthetic(tmp_path, 1, seed=1, config=CFG, progress=False)
+    with pytest.raises(ValueError, match="seed"):
+        write_synthetic(tmp_path, 2, seed=2, config=CFG, progress=False)
+    with pytest.raises(ValueError, match="config.duration_s"):
+        write_synthetic(tmp_path, 2, seed=1, config=SceneConfig(duration_s=2.0), progress=False)
+    write_synthetic(tmp_path, 2, seed=1, config=CFG, progress=False)  # same settings: resumes

@@ -102,7 +102,8 @@ def reverberate_in_room(
     """
     if not 0 <= variant < RIR_VARIANTS:
         raise ValueError(f"variant must be in [0, {RIR_VARIANTS}), got {variant}")
-    n = sp_fft.next_fast_len(x.size + int(1.5 * sr) - 1, real=True)  # room for the longest response
+    rir_len = max(int(min(rt60_s, 1.5) * sr), int(0.05 * sr))  # as room_impulse_response
+    n = sp_fft.next_fast_len(x.size + rir_len - 1, real=True)
     spec = sp_fft.rfft(x.astype(np.float32), n) * _rir_spectrum(room_size, rt60_s, variant, sr, n)
     return sp_fft.irfft(spec, n)[: x.size].astype(np.float32)
 

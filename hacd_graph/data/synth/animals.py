@@ -8,6 +8,8 @@ and return (``[n]`` float32, number of calls).
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 
 from hacd_graph.data.synth import dsp
@@ -74,25 +76,41 @@ def cat_meow(rng: np.random.Generator, n: int, sr: int, attrs: dict) -> tuple[np
     return _place(rng, n, sr, int(attrs.get("count", rng.integers(1, 3))), 0.9, meow)
 
 
-def bird_chirp(rng: np.random.Generator, n: int, sr: int, attrs: dict) -> tuple[np.ndarray, int]:
-    """Songbird chirps: fast downward and upward FM sweeps between 2 and 6 kHz, in phrases."""
+BIRD_PHRASES = 48
+
+
+@lru_cache(maxsize=4)
+def _bird_phrases(sr: int) -> tuple[np.ndarray, ...]:
+    """A cached bank of songbird phrases: 3–7 fast FM sweeps (2–6.5 kHz) with short gaps."""
+    rng = np.random.default_rng([sr, 77])
     hi = min(6500.0, 0.45 * sr)
-
-    def phrase(r: np.random.Generator) -> np.ndarray:
-        notes = int(r.integers(3, 8))
+    bank = []
+    for _ in range(BIRD_PHRASES):
         parts = []
-        for _ in range(notes):
-            m = int(r.uniform(0.03, 0.08) * sr)
-            f_a, f_b = r.uniform(2000, hi, 2)
-            contour = dsp.ramp(f_a, f_b, m)
-            parts.append(
-                harmonic_call(contour, sr, 2, 12.0, 0.0, r)
-                * dsp.adsr(m, sr, 0.005, 0.01, 0.8, 0.01)
-            )
-            parts.append(dsp.silence(int(r.uniform(0.02, 0.06) * sr)))
-        return np.concatenate(parts)
+        for _ in range(int(rng.integers(3, 8))):
+            m = int(rng.uniform(0.03, 0.08) * sr)
+            f_a, f_b = rng.uniform(2000, hi, 2)
+            note = harmonic_call(dsp.ramp(f_a, f_b, m), sr, 2, 12.0, 0.0, rng)
+            parts.append(note * dsp.adsr(m, sr, 0.005, 0.01, 0.8, 0.01))
+            parts.append(dsp.silence(int(rng.uniform(0.02, 0.06) * sr)))
+        phrase = np.concatenate(parts)
+        phrase.setflags(write=False)
+        bank.append(phrase)
+    return tuple(bank)
 
-    return _place(rng, n, sr, int(attrs.get("count", rng.integers(2, 5))), 0.6, phrase)
+
+def bird_chirp(rng: np.random.Generator, n: int, sr: int, attrs: dict) -> tuple[np.ndarray, int]:
+    """Songbird chirps: phrases of fast downward and upward FM sweeps between 2 and 6 kHz
+    (drawn from a cached bank of phrases), one per time slot. Returns (audio, phrases)."""
+    bank = _bird_phrases(sr)
+    return _place(
+        rng,
+        n,
+        sr,
+        int(attrs.get("count", rng.integers(2, 5))),
+        0.6,
+        lambda r: bank[int(r.integers(len(bank)))],
+    )
 
 
 def crow_caw(rng: np.random.Generator, n: int, sr: int, attrs: dict) -> tuple[np.ndarray, int]:

@@ -45,7 +45,8 @@ def _bed(kind: str, intensity: str, sr: int) -> np.ndarray:
     return x
 
 
-def _excerpt(rng: np.random.Generator, kind: str, intensity: str, n: int, sr: int) -> np.ndarray:
+def bed_excerpt(rng: np.random.Generator, kind: str, intensity: str, n: int, sr: int) -> np.ndarray:
+    """A random ``n``-sample excerpt (a copy) of the cached ``kind`` bed at ``intensity``."""
     bed = _bed(kind, intensity, sr)
     if n > bed.size:
         reps = int(np.ceil(n / bed.size))
@@ -81,7 +82,7 @@ def render_background(
         raise ValueError(f"unknown intensity {intensity!r}; known: {INTENSITIES}")
     found: dict[str, int] = {}
     if kind in ("cafe", "crowd"):
-        out = _excerpt(rng, "babble", intensity, n, sr)
+        out = bed_excerpt(rng, "babble", intensity, n, sr)
         found["crowd_chatter"] = 0
         if kind == "cafe":
             want = dict(elements or {})
@@ -99,21 +100,21 @@ def render_background(
                 out = out + 0.7 * dsp.normalize_rms(x)
                 found["glass_clink"] = k
     elif kind == "street":
-        out = _excerpt(rng, "traffic", intensity, n, sr)
+        out = bed_excerpt(rng, "traffic", intensity, n, sr)
         found["traffic"] = 0
         if rng.random() < 0.5:
             steps, k = voices.footsteps(rng, n, sr, {})
             out = dsp.normalize_rms(out) + 0.4 * dsp.normalize_rms(steps)
             found["footsteps"] = k
     elif kind == "rain":
-        out = _excerpt(rng, "rain", intensity, n, sr)
+        out = bed_excerpt(rng, "rain", intensity, n, sr)
         found["rain"] = 0
     elif kind == "park":
-        w = _excerpt(rng, "wind", "moderate", n, sr)
+        w = bed_excerpt(rng, "wind", "moderate", n, sr)
         birds, k = animals.bird_chirp(rng, n, sr, {"count": int(rng.integers(2, 5))})
         out = 0.5 * dsp.normalize_rms(w) + dsp.normalize_rms(birds)
         found.update(wind=0, bird_chirp=k)
     else:
-        out = _excerpt(rng, "room_tone", "moderate", n, sr)
+        out = bed_excerpt(rng, "room_tone", "moderate", n, sr)
         found["hum"] = 0
     return dsp.normalize_rms(out.astype(np.float32)), found

@@ -53,6 +53,63 @@ SOURCE_CONCEPTS: dict[str, tuple[str, ...]] = {
     "hum": ("hacd:air_conditioning",),
 }
 
+# Low-level acoustic properties each source has by construction of its renderer
+# (envelope, spectral structure, texture, pitch). Keep entries literal: only what the
+# renderer always makes.
+_IMP, _SUS, _INT, _PULSE, _IRR = (
+    "hacd:impulsive",
+    "hacd:sustained",
+    "hacd:intermittent",
+    "hacd:regular_pulse",
+    "hacd:irregular_events",
+)
+_HARM, _INH, _NOISY = "hacd:harmonic", "hacd:inharmonic", "hacd:noisy"
+_DEF, _INDEF = "hacd:definite_pitch", "hacd:indefinite_pitch"
+SOURCE_PROPERTIES: dict[str, tuple[str, ...]] = {
+    "male_speech": (_HARM, _DEF, _INT, "hacd:low_pitch"),
+    "female_speech": (_HARM, _DEF, _INT, "hacd:low_pitch"),  # f0 ~ 205 Hz
+    "child_speech": (_HARM, _DEF, _INT, "hacd:mid_pitch"),  # f0 ~ 290 Hz
+    "laughter": (_INT, "hacd:breathy_texture"),
+    "cough": (_IMP, _NOISY, _INDEF),
+    "whistling": (_HARM, _DEF, "hacd:vibrato"),
+    "clapping": (_IMP, _NOISY, _PULSE),
+    "applause": (_NOISY, _SUS, _INDEF),
+    "footsteps": (_IMP, _PULSE, _INDEF),
+    "dog_bark": (_HARM, _INT, "hacd:rough_texture"),
+    "cat_meow": (_HARM, _DEF, _INT, "hacd:rising_pitch", "hacd:falling_pitch"),
+    "bird_chirp": (_INT, _DEF),
+    "crow_caw": (_INT, "hacd:rough_texture", "hacd:harsh_timbre"),
+    "cow_moo": (_HARM, _DEF, "hacd:low_pitch", _SUS),
+    "frog_croak": (_INT, "hacd:buzzy_texture", "hacd:amplitude_modulated"),
+    "insect_chirp": (_DEF, "hacd:amplitude_modulated"),
+    "owl_hoot": (_HARM, _DEF, _INT, "hacd:smooth_texture"),
+    "duck_quack": (_HARM, _INT, "hacd:buzzy_texture"),
+    "rain": (_NOISY, _SUS, _INDEF),
+    "wind": (_NOISY, _SUS, _INDEF, "hacd:swelling"),
+    "stream": (_NOISY, _SUS, _INDEF),
+    "ocean_waves": (_NOISY, "hacd:swelling", _INDEF),
+    "thunder": (_NOISY, _INDEF, "hacd:slow_decay", "hacd:brown_noise"),
+    "fire_crackle": (_NOISY, _IRR, _INDEF),
+    "car_engine": (_HARM, _SUS),
+    "truck_engine": (_HARM, _SUS, "hacd:very_low_pitch"),  # firing rate 30-45 Hz
+    "helicopter": (_NOISY, _SUS, _PULSE, "hacd:amplitude_modulated"),
+    "traffic": (_NOISY, _SUS, _INDEF),
+    "siren": (_HARM, _DEF, _SUS, "hacd:oscillating_pitch"),
+    "car_horn": (_HARM, _DEF, _INT, "hacd:buzzy_texture"),
+    "alarm": (_HARM, _DEF, _PULSE, "hacd:high_pitch"),  # 2-3.2 kHz beeps, fixed rate
+    "telephone_ring": (_DEF, "hacd:mid_pitch"),  # 440 + 480 Hz
+    "doorbell": (_HARM, _DEF, "hacd:decaying"),
+    "clock_tick": (_IMP, _PULSE, "hacd:fast_decay"),
+    "drill": (_HARM, "hacd:harsh_timbre"),
+    "vacuum_cleaner": (_NOISY, _SUS),
+    "knock": (_IMP, "hacd:fast_decay", _INDEF),
+    "typing": (_IMP, _IRR, _INDEF),
+    "glass_clink": (_IMP, _INH, "hacd:metallic_texture", "hacd:high_pitch"),  # 2.5-4 kHz
+    "door_slam": (_IMP, _INDEF),
+    "crowd_chatter": (_SUS,),
+    "hum": (_SUS,),
+}
+
 INSTRUMENT_CONCEPTS: dict[str, tuple[str, ...]] = {
     "piano": ("hacd:piano",),
     "acoustic_guitar": ("hacd:acoustic_guitar",),
@@ -228,9 +285,15 @@ def all_concept_ids() -> set[str]:
         "hacd:ensemble",
         "hacd:clipping",
         "hacd:busy_street",
+        "hacd:beat",
+        "hacd:regular_pulse",
+        "hacd:harmonic",
+        "hacd:definite_pitch",
+        "hacd:harmony",
         "hacd:house",
     }
     for table in (
+        SOURCE_PROPERTIES,
         SOURCE_CONCEPTS,
         INSTRUMENT_CONCEPTS,
         TECHNIQUE_CONCEPTS,

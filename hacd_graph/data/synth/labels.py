@@ -50,6 +50,20 @@ def music_concepts(m: MusicRecord, place: str, bandwidth: str) -> set[str]:
             ids.add("hacd:improvised_solo")
         else:
             ids.add(cat.ROLE_CONCEPTS[p.role])
+    if any(p.instrument in ("drum_kit", "drum_machine") for p in m.parts):
+        ids.update(("hacd:beat", "hacd:regular_pulse"))
+    if any(p.instrument not in ("drum_kit", "drum_machine") for p in m.parts):
+        ids.update(("hacd:harmonic", "hacd:definite_pitch"))
+    chordal = {
+        "comping",
+        "strumming",
+        "power_chords",
+        "sustained_chords",
+        "arpeggios",
+        "fast_arpeggios",
+    }
+    if any(chordal & set(p.techniques) for p in m.parts):
+        ids.add("hacd:harmony")
     lineup = [(p.instrument, p.role) for p in m.parts]
     if m.genre == "jazz":
         if sorted(lineup) == sorted(
@@ -86,6 +100,7 @@ def scene_concepts(record: SceneRecord) -> set[str]:
             continue
         s = c.source
         ids.update(cat.SOURCE_CONCEPTS[s.kind])
+        ids.update(cat.SOURCE_PROPERTIES[s.kind])
         speakers += s.kind in _SPEECH
         if s.kind == "car_engine" and s.attrs.get("rpm", 0) < 1000:
             ids.add("hacd:engine_idling")
@@ -96,6 +111,7 @@ def scene_concepts(record: SceneRecord) -> set[str]:
     bg = record.background
     for element, events in bg.elements.items():
         ids.update(cat.SOURCE_CONCEPTS[element])
+        ids.update(cat.SOURCE_PROPERTIES[element])
         if element == "crowd_chatter":
             ids.add(cat.CROWD_CONCEPTS[bg.intensity])
         if element == "rain":

@@ -6,6 +6,8 @@ crackles. Renderers take ``(rng, n, sr, attrs)`` and return (``[n]`` float32, ev
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 from scipy import signal
 
@@ -44,15 +46,28 @@ def stream(rng: np.random.Generator, n: int, sr: int, attrs: dict) -> tuple[np.n
     bed = dsp.butter(dsp.pink(rng, n), sr, "band", (300.0, 4000.0))
     bed *= dsp.slow_modulation(rng, n, sr, rate=4.0, depth=0.3)
     out = dsp.normalize_rms(bed)
+    # Bubbles: ~40 a second, short rising sine blips from a cached bank.
+    blips = _bubble_bank(sr)
+    count = int(40 * n / sr)
+    kinds, starts = rng.integers(0, len(blips), count), rng.integers(0, n, count)
+    for k, start, amp in zip(kinds, starts, rng.uniform(0.2, 0.7, count), strict=True):
+        dsp.add_at(out, blips[k], int(start), float(amp))
+    return out, 0
+
+
+@lru_cache(maxsize=4)
+def _bubble_bank(sr: int) -> np.ndarray:
+    """``[8, 20 ms]`` bubble blips (rising sines, 400–1500 Hz), read-only."""
     m = int(0.02 * sr)
     t = dsp.time_axis(m, sr)
-    for s in rng.integers(0, n, int(40 * n / sr)):
-        f = rng.uniform(400, 1500)
-        blip = np.sin(2 * np.pi * f * t * (1 + 8 * t)).astype(np.float32) * dsp.exp_decay(
-            m, sr, 0.005
-        )
-        dsp.add_at(out, blip, int(s), rng.uniform(0.2, 0.7))
-    return out, 0
+    bank = np.stack(
+        [
+            np.sin(2 * np.pi * f * t * (1 + 8 * t)).astype(np.float32) * dsp.exp_decay(m, sr, 0.005)
+            for f in np.linspace(400.0, 1500.0, 8)
+        ]
+    )
+    bank.setflags(write=False)
+    return bank
 
 
 def ocean_waves(rng: np.random.Generator, n: int, sr: int, attrs: dict) -> tuple[np.ndarray, int]:

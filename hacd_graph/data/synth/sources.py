@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from hacd_graph.data.synth import animals, machines, nature, voices
+from hacd_graph.data.synth.backgrounds import INTENSITIES, bed_excerpt
 
 Renderer = Callable[[np.random.Generator, int, int, dict], tuple[np.ndarray, int]]
 
@@ -37,6 +38,18 @@ class SourceKind:
     min_seconds: float = 1.0
 
 
+def _from_bed(kind: str) -> Renderer:
+    """A continuous source read from its cached ambience bed (rain, wind, traffic): the same
+    renderer as the background's, at a random intensity, for a fraction of the cost."""
+
+    def render(rng: np.random.Generator, n: int, sr: int, attrs: dict) -> tuple[np.ndarray, int]:
+        intensity = str(rng.choice(INTENSITIES)) if kind != "wind" else "moderate"
+        return bed_excerpt(rng, kind, intensity, n, sr), 0
+
+    render.__name__ = f"{kind}_bed"
+    return render
+
+
 def _kinds() -> dict[str, SourceKind]:
     k = SourceKind
     kinds = [
@@ -58,8 +71,8 @@ def _kinds() -> dict[str, SourceKind]:
         k("insect_chirp", "animal", animals.insect_chirp, {}, 1.5),
         k("owl_hoot", "animal", animals.owl_hoot, {}, 1.5),
         k("duck_quack", "animal", animals.duck_quack, {}, 1.0),
-        k("rain", "nature", nature.rain, {}, 2.0),
-        k("wind", "nature", nature.wind, {}, 2.0),
+        k("rain", "nature", _from_bed("rain"), {}, 2.0),
+        k("wind", "nature", _from_bed("wind"), {}, 2.0),
         k("stream", "nature", nature.stream, {}, 2.0),
         k("ocean_waves", "nature", nature.ocean_waves, {}, 3.0),
         k("thunder", "nature", nature.thunder, {}, 3.0),
@@ -67,7 +80,7 @@ def _kinds() -> dict[str, SourceKind]:
         k("car_engine", "vehicle", machines.engine, {"kind": "car"}, 2.0),
         k("truck_engine", "vehicle", machines.engine, {"kind": "truck"}, 2.0),
         k("helicopter", "vehicle", machines.helicopter, {}, 2.0),
-        k("traffic", "vehicle", machines.traffic, {}, 2.0),
+        k("traffic", "vehicle", _from_bed("traffic"), {}, 2.0),
         k("siren", "signal", machines.siren, {}, 2.5),
         k("car_horn", "signal", machines.car_horn, {}, 1.0),
         k("alarm", "signal", machines.alarm, {}, 1.0),

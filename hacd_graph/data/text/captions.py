@@ -173,7 +173,7 @@ def _acoustic_suffix(record: SceneRecord, rng: np.random.Generator) -> str:
     if a.reverberation == "strong":
         options += [" in a reverberant hall", " with a lot of echo"]
     if a.noise == "noisy":
-        options += [" with background hiss"]
+        options += [", with an audible hiss", " on a hissy recording"]
     if not options or rng.random() < 0.4:
         return ""
     return options[int(rng.integers(len(options)))]

@@ -31,6 +31,8 @@ _COUNTABLE = {
     "owl_hoot": "does the owl hoot",
 }
 _SPEECH = ("male_speech", "female_speech", "child_speech")
+# Sources whose sound includes others: applause is many claps, traffic many engines.
+_CONTAINS = {"applause": ("clapping",), "traffic": ("car_engine", "truck_engine")}
 
 
 # The ACH concept each fixed question is about (its level in the hierarchy is a finer
@@ -232,7 +234,13 @@ def all_questions(record: SceneRecord, rng: np.random.Generator) -> list[dict[st
                     SOURCE_CONCEPTS[s.kind][0],
                 )
             )
-    absent = sorted(k for k in SOURCES if k not in kinds and not (k in _SPEECH and speech))
+    # Never ask "is there X?" (answer no) when something present contains X.
+    contained = {k for present in kinds for k in _CONTAINS.get(present, ())}
+    absent = sorted(
+        k
+        for k in SOURCES
+        if k not in kinds and k not in contained and not (k in _SPEECH and speech)
+    )
     if absent:
         k = absent[int(rng.integers(len(absent)))]
         out.append(

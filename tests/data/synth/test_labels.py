@@ -95,3 +95,12 @@ def test_rendered_concept_listing(ach):
     assert len(groups) >= 5
     assert len({c for names in groups.values() for c in names}) >= 40
     assert "Piano" in groups["Musical instrument"] and "Bark" in groups["Animal"]
+
+
+def test_every_source_has_its_acoustic_properties():
+    from hacd_graph.data.synth.catalog import SOURCE_PROPERTIES
+
+    assert set(SOURCE_PROPERTIES) == set(SOURCE_CONCEPTS)
+    for key, props in SOURCE_PROPERTIES.items():
+        assert not {"hacd:definite_pitch", "hacd:indefinite_pitch"} <= set(props), key
+        assert not {"hacd:impulsive", "hacd:sustained"} <= set(props), key

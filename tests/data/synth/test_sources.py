@@ -36,3 +36,22 @@ def test_unknown_names_are_reported():
         render_source(np.random.default_rng(0), "unicorn", 10, SR)
     with pytest.raises(ValueError, match="intensity"):
         render_background(np.random.default_rng(0), "cafe", "deafening", 10, SR)
+
+
+def test_every_source_can_occur_in_some_scene():
+    from hacd_graph.data.synth.places import PLACES
+
+    in_pools = {k for p in PLACES.values() for k in p.sources}
+    background_elements = {
+        "traffic",
+        "rain",
+        "wind",
+        "bird_chirp",
+        "laughter",
+        "glass_clink",
+        "footsteps",
+    }
+    assert set(SOURCES) <= in_pools | background_elements, (
+        set(SOURCES) - in_pools - background_elements
+    )
+    assert in_pools <= set(SOURCES)
