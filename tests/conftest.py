@@ -34,3 +34,27 @@ def audioset_ontology_path(shared_data: Path) -> Path:
 def meta_dir(shared_data: Path) -> Path:
     """Real metadata of the standard datasets (AudioSet, FSD50K, ESC-50, Clotho, AudioCaps)."""
     return _require(shared_data / "meta")
+
+
+@pytest.fixture(scope="session")
+def tiny_ach():
+    """A 7-concept hierarchy of 4 levels with one two-parent concept (for fast model tests).
+
+    root -> {animal, music}; animal -> {dog, bird}; music -> {guitar};
+    {bird, guitar} -> birdsong_guitar (level 3, two parents).
+    """
+    from hacd_graph.ach import Concept, ConceptHierarchy
+
+    def c(cid, name, facet, *parents):
+        return Concept(id=f"hacd:{cid}", name=name, description=f"the sound of {name}",
+                       facet=facet, parents=tuple(f"hacd:{p}" for p in parents))
+
+    return ConceptHierarchy([
+        c("root", "Audio", "root"),
+        c("animal", "Animal", "sound_source", "root"),
+        c("music", "Music", "musical_attribute", "root"),
+        c("dog", "Dog", "sound_source", "animal"),
+        c("bird", "Bird", "sound_source", "animal"),
+        c("guitar", "Guitar", "musical_attribute", "music"),
+        c("birdsong_guitar", "Birdsong with guitar", "sound_source", "bird", "guitar"),
+    ], name="tiny")
