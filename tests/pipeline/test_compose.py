@@ -22,7 +22,8 @@ def _c(cfg, key):
 
 
 def test_groups_present():
-    for group in ("ach", "gnn", "teacher", "data", "trainer", "deepspeed", "experiment"):
+    for group in ("ach", "gnn", "teacher", "data", "trainer", "deepspeed", "experiment",
+                  "bridge", "llm"):
         assert GROUPS.get(group), f"config group {group} is missing"
     assert "distill_gnn" in TOP
 
@@ -31,7 +32,8 @@ def test_groups_present():
 def test_top_configs_compose_and_resolve(name):
     cfg = compose_config(name)
     OmegaConf.to_container(cfg, resolve=True)
-    assert {"ach", "gnn", "teacher", "data", "trainer", "deepspeed", "run"} <= set(cfg)
+    assert {"ach", "gnn", "teacher", "data", "trainer", "deepspeed", "bridge", "llm",
+            "run"} <= set(cfg)
 
 
 @pytest.mark.parametrize("option", GROUPS["experiment"])
