@@ -114,18 +114,22 @@ def unavailable_reason(device: torch.device) -> str | None:
 
 
 class HDLFunction(torch.autograd.Function):
-    """Autograd wrapper of ``hdl_fused``: forward returns the loss, backward the gradient."""
+    """Autograd wrapper of an extension's ``hdl_fused`` (the CPU build or the CUDA build:
+    both export the same entry point): forward returns the loss, backward the gradient.
+
+    For ``sum``/``batchmean`` the forward already computes the gradient, so backward only
+    scales it; for ``none`` backward runs the kernel again with the incoming ``[B, N]``
+    gradient as per-element weights.
+    """
 
     @staticmethod
-    def forward(ctx: Any, student: Tensor, teacher: Tensor, ancestors: Tensor,
+    def forward(ctx: Any, extension: Any, student: Tensor, teacher: Tensor, ancestors: Tensor,
                 weights: Tensor | None, temperature: float, reduction: str) -> Tensor:
-        extension = load_extension()[0]
-        code = REDUCTION_CODES[reduction]
-        fused_grad = reduction != "none" and ctx.needs_input_grad[0]
+        fused_grad = reduction != "none" and ctx.needs_input_grad[1]
         loss, grad = extension.hdl_fused(student, teacher, ancestors, weights, temperature,
-                                         code, None, True, fused_grad)
+                                         REDUCTION_CODES[reduction], None, True, fused_grad)
         ctx.save_for_backward(student, teacher, ancestors, weights)
-        ctx.temperature, ctx.reduction = temperature, reduction
+        ctx.extension, ctx.temperature, ctx.reduction = extension, temperature, reduction
         ctx.grad = grad if fused_grad else None
         return loss
 
@@ -133,20 +137,19 @@ class HDLFunction(torch.autograd.Function):
     @torch.autograd.function.once_differentiable
     def backward(ctx: Any, grad_loss: Tensor) -> tuple[Tensor | None, ...]:
         student, teacher, ancestors, weights = ctx.saved_tensors
-        extension = load_extension()[0]
+        extension = ctx.extension
         if ctx.reduction == "none":
-            grad_loss = grad_loss.to(torch.float64 if student.dtype == torch.float64
-                                     else torch.float32)
+            acc_dtype = torch.float64 if student.dtype == torch.float64 else torch.float32
             _, grad = extension.hdl_fused(student, teacher, ancestors, weights, ctx.temperature,
-                                          0, grad_loss.contiguous(), False, True)
-            return grad, None, None, None, None, None
-        grad, ctx.grad = ctx.grad, None  # hand over the buffer: scaled in place, not copied
+                                          0, grad_loss.to(acc_dtype).contiguous(), False, True)
+            return None, grad, None, None, None, None, None
+        grad, ctx.grad = ctx.grad, None  # hand the buffer over: scaled in place, not copied
         if grad is None:  # a second backward through a retained graph: compute it again
             _, grad = extension.hdl_fused(student, teacher, ancestors, weights, ctx.temperature,
                                           REDUCTION_CODES[ctx.reduction], None, False, True)
-        if grad_loss.item() != 1.0:
-            grad.mul_(grad_loss)
-        return grad, None, None, None, None, None
+        if not torch.equal(grad_loss, torch.ones_like(grad_loss)):  # loss * c, ...
+            grad.mul_(grad_loss.to(grad.dtype))
+        return None, grad, None, None, None, None, None
 
 
 def hdl_cpu(
@@ -169,5 +172,5 @@ def hdl_cpu(
         warnings.warn(f"{reason}; using the PyTorch reference instead", stacklevel=2)
         return hdl_reference(student_logits, teacher_logits, ancestors, weights, temperature,
                              reduction)
-    return HDLFunction.apply(student_logits, teacher_logits, ancestors, weights,
+    return HDLFunction.apply(extension, student_logits, teacher_logits, ancestors, weights,
                              float(temperature), reduction)

@@ -27,7 +27,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from hacd_graph.distill.hdl_cpu import CPU_SOURCES, CSRC, REDUCTION_CODES, default_cache_dir
+from hacd_graph.distill.hdl_cpu import CPU_SOURCES, CSRC, HDLFunction, default_cache_dir
 
 CUDA_SOURCES = ("cuda/hdl_cuda.cu",)
 HEADERS = ("cpu/hdl_cpu.h", "cpu/hdl_cpu_block.h", "cuda/hdl_cuda.h")
@@ -133,40 +133,6 @@ def unavailable_reason(device: torch.device) -> str | None:
     return load_extension()[1]
 
 
-class HDLCudaFunction(torch.autograd.Function):
-    """Autograd wrapper of ``hdl_fused`` on CUDA tensors."""
-
-    @staticmethod
-    def forward(ctx: Any, student: Tensor, teacher: Tensor, ancestors: Tensor,
-                weights: Tensor | None, temperature: float, reduction: str) -> Tensor:
-        extension = load_extension()[0]
-        fused_grad = reduction != "none" and ctx.needs_input_grad[0]
-        loss, grad = extension.hdl_fused(student, teacher, ancestors, weights, temperature,
-                                         REDUCTION_CODES[reduction], None, True, fused_grad)
-        ctx.save_for_backward(student, teacher, ancestors, weights)
-        ctx.temperature, ctx.reduction = temperature, reduction
-        ctx.grad = grad if fused_grad else None
-        return loss
-
-    @staticmethod
-    @torch.autograd.function.once_differentiable
-    def backward(ctx: Any, grad_loss: Tensor) -> tuple[Tensor | None, ...]:
-        student, teacher, ancestors, weights = ctx.saved_tensors
-        extension = load_extension()[0]
-        if ctx.reduction == "none":
-            acc_dtype = torch.float64 if student.dtype == torch.float64 else torch.float32
-            _, grad = extension.hdl_fused(student, teacher, ancestors, weights, ctx.temperature,
-                                          0, grad_loss.to(acc_dtype).contiguous(), False, True)
-            return grad, None, None, None, None, None
-        grad, ctx.grad = ctx.grad, None  # hand the buffer over: scaled in place
-        if grad is None:  # a second backward through a retained graph
-            _, grad = extension.hdl_fused(student, teacher, ancestors, weights, ctx.temperature,
-                                          REDUCTION_CODES[ctx.reduction], None, False, True)
-        if not torch.equal(grad_loss, torch.ones_like(grad_loss)):
-            grad.mul_(grad_loss.to(grad.dtype))
-        return grad, None, None, None, None, None
-
-
 def hdl_cuda(
     student_logits: Tensor,
     teacher_logits: Tensor,
@@ -187,5 +153,5 @@ def hdl_cuda(
     extension, reason = load_extension()
     if extension is None:
         raise RuntimeError(reason)
-    return HDLCudaFunction.apply(student_logits, teacher_logits.detach(), ancestors, weights,
-                                 float(temperature), reduction)
+    return HDLFunction.apply(extension, student_logits, teacher_logits.detach(), ancestors,
+                             weights, float(temperature), reduction)
