@@ -70,6 +70,7 @@ sys.path.insert(0, str(REPO_ROOT))
 
 import torch  # noqa: E402
 
+from hacd_graph.atomic_io import write_text_atomic  # noqa: E402
 from hacd_graph.distill import hierarchical_distillation_loss  # noqa: E402
 from hacd_graph.distill.hdl_reference import hdl_reference, hdl_sparse  # noqa: E402
 from hacd_graph.distill.synthetic_hierarchy import random_ancestor_table  # noqa: E402
@@ -136,12 +137,6 @@ def alarm(seconds: float):
 
 
 # ----------------------------------------------------------------------------- outputs
-def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
 def markdown() -> str:
     out = io.StringIO()
     machine = REPORT["machine"]
@@ -200,15 +195,15 @@ def write_outputs() -> None:
     try:
         ARGS.out.mkdir(parents=True, exist_ok=True)
         REPORT["elapsed_s"] = round(elapsed(), 1)
-        _atomic_write(ARGS.out / "gpu_check.json", json.dumps(REPORT, indent=2, default=str))
+        write_text_atomic(ARGS.out / "gpu_check.json", json.dumps(REPORT, indent=2, default=str))
         fields = ["impl", "dtype", "B", "N", "K", "forward_ms", "backward_ms", "full_ms",
                   "peak_extra_mb", "error"]
         buffer = io.StringIO()
         writer = csv.DictWriter(buffer, fieldnames=fields, extrasaction="ignore")
         writer.writeheader()
         writer.writerows(REPORT["timings"])
-        _atomic_write(ARGS.out / "gpu_check.csv", buffer.getvalue())
-        _atomic_write(ARGS.out / "gpu_check.md", markdown())
+        write_text_atomic(ARGS.out / "gpu_check.csv", buffer.getvalue())
+        write_text_atomic(ARGS.out / "gpu_check.md", markdown())
     except Exception as error:  # the outputs must never stop the run
         print(f"could not write outputs: {error}", flush=True)
 

@@ -10,10 +10,11 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from hacd_graph.atomic_io import write_text_atomic
 
 BRIDGE_TYPES = ("hierarchical", "mlp")
 CONFIG_NAME = "config.json"
@@ -106,13 +107,7 @@ class BridgeConfig:
 
     def to_json_file(self, path: str | os.PathLike) -> None:
         """Write the config as indented JSON, atomically (temp file then ``os.replace``)."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".config.", suffix=".json")
-        with os.fdopen(fd, "w") as f:
-            json.dump(self.to_dict(), f, indent=2, sort_keys=True)
-            f.write("\n")
-        os.replace(tmp, path)
+        write_text_atomic(path, json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n")
 
     @classmethod
     def from_json_file(cls, path: str | os.PathLike) -> BridgeConfig:

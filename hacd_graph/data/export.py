@@ -16,8 +16,6 @@ from __future__ import annotations
 import io
 import json
 import multiprocessing as mp
-import os
-import tempfile
 from collections.abc import Iterable
 from dataclasses import asdict
 from pathlib import Path
@@ -26,26 +24,12 @@ from typing import Any
 import numpy as np
 import soundfile as sf
 
+from hacd_graph.atomic_io import write_bytes_atomic
 from hacd_graph.data.synth.scene import SceneConfig
 
 MANIFEST = "manifest.jsonl"
 PARTIAL = "manifest.partial.jsonl"
 SETTINGS = "synth_settings.json"
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file in the same folder and ``os.replace``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600 files; data files are for everyone to read
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def claim_folder(out: Path, settings: dict[str, Any]) -> None:
@@ -69,7 +53,7 @@ def claim_folder(out: Path, settings: dict[str, Any]) -> None:
                 "use a new folder, or the same settings to resume"
             )
     else:
-        atomic_write_bytes(path, json.dumps(settings, indent=1, sort_keys=True).encode("utf-8"))
+        write_bytes_atomic(path, json.dumps(settings, indent=1, sort_keys=True).encode("utf-8"))
 
 
 def _flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -104,7 +88,7 @@ def _make_one(index: int) -> str:
 
     ex = make_example(_WORKER["seed"], index, _WORKER["ach"], _WORKER["config"])
     rel = f"audio/{ex.key}.wav"
-    atomic_write_bytes(_WORKER["out"] / rel, wav_bytes(ex.audio, ex.record.sample_rate))
+    write_bytes_atomic(_WORKER["out"] / rel, wav_bytes(ex.audio, ex.record.sample_rate))
     return json.dumps(ex.manifest_entry(rel))
 
 
@@ -205,7 +189,7 @@ def write_synthetic(
             if pool is not None:
                 pool.terminate()
     text = "".join(done[i] + "\n" for i in sorted(done))
-    atomic_write_bytes(manifest, text.encode("utf-8"))
+    write_bytes_atomic(manifest, text.encode("utf-8"))
     partial.unlink()
     return manifest
 

@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from hacd_graph.data.export import atomic_write_bytes, wav_bytes
+from hacd_graph.atomic_io import write_bytes_atomic
+from hacd_graph.data.export import wav_bytes
 from hacd_graph.data.synthetic import SyntheticExample, make_example
 
 if TYPE_CHECKING:
@@ -66,7 +67,7 @@ def spectrogram_png(audio: np.ndarray, sample_rate: int, path: Path, title: str 
     buf = io.BytesIO()
     fig.savefig(buf, format="png")
     plt.close(fig)
-    atomic_write_bytes(path, buf.getvalue())
+    write_bytes_atomic(path, buf.getvalue())
 
 
 def preview_text(ex: SyntheticExample, ach: ConceptHierarchy) -> str:
@@ -106,12 +107,12 @@ def write_preview(
     for i in indices if indices is not None else range(4):
         ex = make_example(seed, i, ach, config)
         base = out / (ex.key if not (config and config.preset) else f"{config.preset}_{ex.key}")
-        atomic_write_bytes(base.with_suffix(".wav"), wav_bytes(ex.audio, ex.record.sample_rate))
+        write_bytes_atomic(base.with_suffix(".wav"), wav_bytes(ex.audio, ex.record.sample_rate))
         spectrogram_png(
             ex.audio, ex.record.sample_rate, base.with_suffix(".png"), ex.texts["caption"]
         )
-        atomic_write_bytes(base.with_suffix(".txt"), preview_text(ex, ach).encode("utf-8"))
+        write_bytes_atomic(base.with_suffix(".txt"), preview_text(ex, ach).encode("utf-8"))
         entry = ex.manifest_entry(base.with_suffix(".wav").name)
-        atomic_write_bytes(base.with_suffix(".json"), json.dumps(entry, indent=1).encode("utf-8"))
+        write_bytes_atomic(base.with_suffix(".json"), json.dumps(entry, indent=1).encode("utf-8"))
         wavs.append(base.with_suffix(".wav"))
     return wavs

@@ -17,8 +17,8 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from hacd_graph.atomic_io import write_bytes_atomic
 from hacd_graph.data.export import (
-    atomic_write_bytes,
     claim_folder,
     read_manifest,
     wav_bytes,
@@ -69,7 +69,7 @@ def write_shards(
         if tar is not None and buf is not None:
             tar.close()
             path = out / f"shard-{len(paths):06d}.tar"
-            atomic_write_bytes(path, buf.getvalue())
+            write_bytes_atomic(path, buf.getvalue())
             paths.append(path)
         tar, buf = None, None
 
@@ -120,7 +120,7 @@ def _make_shard(k: int) -> str:
             }
             _tar_add(tar, f"{ex.key}.json", json.dumps(meta).encode("utf-8"))
     path = w["out"] / f"shard-{k:06d}.tar"
-    atomic_write_bytes(path, buf.getvalue())
+    write_bytes_atomic(path, buf.getvalue())
     return str(path)
 
 

@@ -24,7 +24,6 @@ import os
 import platform
 import statistics
 import subprocess
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -34,6 +33,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from hacd_graph.atomic_io import atomic_write
 from hacd_graph.distill.hdl import BACKENDS, hierarchical_distillation_loss
 from hacd_graph.distill.hdl_reference import hdl_reference
 from hacd_graph.distill.synthetic_hierarchy import random_ancestor_table
@@ -343,18 +343,6 @@ def format_table(rows: list[BenchRow]) -> str:
     return "\n".join(lines)
 
 
-def _atomic_write(path: Path, write: Callable[[Path], None]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, suffix=path.suffix)
-    os.close(handle)
-    try:
-        write(Path(temporary))
-        os.replace(temporary, path)
-    finally:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
-
-
 def write_results(rows: list[BenchRow], meta: dict[str, Any], out_dir: Path) -> list[Path]:
     """Write ``hdl_bench.csv``, ``hdl_bench.json`` and ``hdl_bench.png``; returns the paths."""
     import csv
@@ -371,9 +359,9 @@ def write_results(rows: list[BenchRow], meta: dict[str, Any], out_dir: Path) -> 
     def write_json(path: Path) -> None:
         path.write_text(json.dumps({"meta": meta, "rows": records}, indent=2, default=str))
 
-    _atomic_write(paths[0], write_csv)
-    _atomic_write(paths[1], write_json)
-    _atomic_write(paths[2], lambda path: plot(rows, path))
+    atomic_write(paths[0], write_csv)
+    atomic_write(paths[1], write_json)
+    atomic_write(paths[2], lambda path: plot(rows, path))
     return paths
 
 

@@ -12,11 +12,11 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
-import os
-import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from hacd_graph.atomic_io import write_text_atomic
 
 # (relative path, caption columns) of the caption files read from a metadata folder.
 CAPTION_FILES: tuple[tuple[str, tuple[str, ...]], ...] = (
@@ -165,11 +165,7 @@ def generated_texts(num_clips: int, cache_dir: str | Path, seed: int = GENERATED
         texts.extend(targets["captions"])
         texts.append(targets["description"])
         texts.extend(f"{qa['question']} {qa['answer']}" for qa in targets["qa"])
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".generated.", suffix=".json")
-    with os.fdopen(fd, "w") as f:
-        json.dump(texts, f)
-    os.replace(tmp, path)
+    write_text_atomic(path, json.dumps(texts))
     return texts
 
 

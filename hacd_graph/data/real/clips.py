@@ -17,8 +17,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from hacd_graph.atomic_io import write_bytes_atomic
 from hacd_graph.data.audio_io import AudioReadError, SkipReport
-from hacd_graph.data.export import atomic_write_bytes
 
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".mp3")
 
@@ -92,5 +92,5 @@ def write_manifest(clips: Iterable[RealClip], path: str | Path) -> Path:
     """Write clips as ``manifest.jsonl`` (atomically); audio paths are kept as given."""
     text = "".join(json.dumps(c.manifest_entry()) + "\n" for c in clips)
     path = Path(path)
-    atomic_write_bytes(path, text.encode("utf-8"))
+    write_bytes_atomic(path, text.encode("utf-8"))
     return path
