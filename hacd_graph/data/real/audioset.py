@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from hacd_graph.data.audio_io import SkipReport
-from hacd_graph.data.real.clips import AudioIndex, RealClip, missing
+from hacd_graph.data.real.clips import AudioIndex, RealClip, concepts_for_mids, missing
 
 if TYPE_CHECKING:
     from hacd_graph.ach import ConceptHierarchy
@@ -99,12 +99,7 @@ def load_audioset(
                 skip_missing,
             )
             continue
-        concepts: set[int] = set()
-        for mid in mids:
-            found, _ = resolver.resolve(mid)
-            if not found:
-                report.counts["unmapped_label"] += 1
-            concepts.update(found)
+        concepts = concepts_for_mids(resolver, mids, report)
         clips.append(
             RealClip(
                 id=f"{ytid}_{start:g}",

@@ -88,6 +88,19 @@ def missing(report: SkipReport | None, path: str | Path, where: str, skip_missin
         report.add(err)
 
 
+def concepts_for_mids(resolver: Any, mids: Iterable[str], report: SkipReport) -> set[int]:
+    """The concept indices that AudioSet ``mids`` map to through ``resolver`` (an
+    :class:`hacd_graph.ach.vocabulary.MidResolver`); each MID that maps to nothing is counted
+    in ``report`` as ``unmapped_label``, never dropped silently."""
+    concepts: set[int] = set()
+    for mid in mids:
+        found, _ = resolver.resolve(mid)
+        if not found:
+            report.counts["unmapped_label"] += 1
+        concepts.update(found)
+    return concepts
+
+
 def write_manifest(clips: Iterable[RealClip], path: str | Path) -> Path:
     """Write clips as ``manifest.jsonl`` (atomically); audio paths are kept as given."""
     text = "".join(json.dumps(c.manifest_entry()) + "\n" for c in clips)
