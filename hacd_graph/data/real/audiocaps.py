@@ -5,13 +5,12 @@ AudioSet segment CSVs when given (AudioCaps clips are AudioSet segments), else a
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from hacd_graph.data.audio_io import SkipReport
 from hacd_graph.data.real.audioset import read_segments, segment_stems
-from hacd_graph.data.real.clips import AudioIndex, RealClip, missing
+from hacd_graph.data.real.clips import AudioIndex, RealClip, missing, read_csv_rows
 
 if TYPE_CHECKING:
     from hacd_graph.ach import ConceptHierarchy
@@ -46,15 +45,10 @@ def load_audiocaps(
         raise FileNotFoundError(f"AudioCaps captions file {path} does not exist")
     groups: dict[tuple[str, float], list[str]] = {}
     first_line: dict[tuple[str, float], int] = {}
-    with path.open(encoding="utf-8", newline="") as f:
-        reader = csv.DictReader(f)
-        need = {"youtube_id", "start_time", "caption"}
-        if not need <= set(reader.fieldnames or []):
-            raise ValueError(f"{path}: expected columns {sorted(need)}, got {reader.fieldnames}")
-        for number, row in enumerate(reader, start=2):
-            key = (row["youtube_id"], float(row["start_time"]))
-            groups.setdefault(key, []).append(row["caption"].strip())
-            first_line.setdefault(key, number)
+    for number, row in read_csv_rows(path, {"youtube_id", "start_time", "caption"}):
+        key = (row["youtube_id"], float(row["start_time"]))
+        groups.setdefault(key, []).append(row["caption"].strip())
+        first_line.setdefault(key, number)
     labels_of: dict[tuple[str, float], list[str]] = {}
     if segments_csvs:
         if ach is None:

@@ -11,8 +11,9 @@ AudioSet segments) carry empty label lists.
 
 from __future__ import annotations
 
+import csv
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -86,6 +87,19 @@ def missing(report: SkipReport | None, path: str | Path, where: str, skip_missin
         raise FileNotFoundError(str(err))
     if report is not None:
         report.add(err)
+
+
+def read_csv_rows(path: Path, need: set[str]) -> Iterator[tuple[int, dict[str, str]]]:
+    """Yield ``(line number, row)`` of a CSV file with a header (the first row is line 2).
+
+    Raises:
+        ValueError: the header lacks one of the ``need`` columns (names the file).
+    """
+    with path.open(encoding="utf-8", newline="") as f:
+        reader = csv.DictReader(f)
+        if not need <= set(reader.fieldnames or []):
+            raise ValueError(f"{path}: expected columns {sorted(need)}, got {reader.fieldnames}")
+        yield from enumerate(reader, start=2)
 
 
 def concepts_for_mids(resolver: Any, mids: Iterable[str], report: SkipReport) -> set[int]:

@@ -5,12 +5,17 @@
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from hacd_graph.data.audio_io import SkipReport
-from hacd_graph.data.real.clips import AudioIndex, RealClip, concepts_for_mids, missing
+from hacd_graph.data.real.clips import (
+    AudioIndex,
+    RealClip,
+    concepts_for_mids,
+    missing,
+    read_csv_rows,
+)
 
 if TYPE_CHECKING:
     from hacd_graph.ach import ConceptHierarchy
@@ -48,34 +53,29 @@ def load_fsd50k(
     index = AudioIndex(audio_dir)
     report = SkipReport()
     clips = []
-    with path.open(encoding="utf-8", newline="") as f:
-        reader = csv.DictReader(f)
-        need = {"fname", "labels", "mids"}
-        if not need <= set(reader.fieldnames or []):
-            raise ValueError(f"{path}: expected columns {sorted(need)}, got {reader.fieldnames}")
-        for number, row in enumerate(reader, start=2):
-            row_split = row.get("split") or ("eval" if "split" not in row else "")
-            if split is not None and row_split != split:
-                continue
-            audio = index.find([row["fname"]])
-            if audio is None:
-                missing(
-                    report,
-                    Path(audio_dir) / f"{row['fname']}.wav",
-                    f"{path}:{number}",
-                    skip_missing,
-                )
-                continue
-            mids = [m for m in row["mids"].split(",") if m]
-            concepts = concepts_for_mids(resolver, mids, report)
-            clips.append(
-                RealClip(
-                    id=row["fname"],
-                    audio=str(audio),
-                    labels=close_ids(ach, concepts),
-                    dataset="fsd50k",
-                    split=row_split,
-                    source_labels=row["labels"].split(","),
-                )
+    for number, row in read_csv_rows(path, {"fname", "labels", "mids"}):
+        row_split = row.get("split") or ("eval" if "split" not in row else "")
+        if split is not None and row_split != split:
+            continue
+        audio = index.find([row["fname"]])
+        if audio is None:
+            missing(
+                report,
+                Path(audio_dir) / f"{row['fname']}.wav",
+                f"{path}:{number}",
+                skip_missing,
             )
+            continue
+        mids = [m for m in row["mids"].split(",") if m]
+        concepts = concepts_for_mids(resolver, mids, report)
+        clips.append(
+            RealClip(
+                id=row["fname"],
+                audio=str(audio),
+                labels=close_ids(ach, concepts),
+                dataset="fsd50k",
+                split=row_split,
+                source_labels=row["labels"].split(","),
+            )
+        )
     return clips, report
