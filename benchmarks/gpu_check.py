@@ -457,7 +457,7 @@ def main() -> int:
         build.start()
         log("building the CUDA extension in the background")
 
-    from hacd_graph.distill.descendant_plan import descendant_plan
+    from hacd_graph.distill.chain_plan import chain_plan
     from hacd_graph.distill.hdl_triton import (
         DEFAULT_CONFIG,
         LOSS_PER_ROW,
@@ -518,17 +518,18 @@ def main() -> int:
 
     def sweep() -> None:
         student, teacher, table = make_inputs(head_rows, head_n, width, torch.float32)
-        plan = descendant_plan(table)
+        plan = chain_plan(table)
         first = default_config(head_n)
         configs = [first] + [
             TritonLaunchConfig(rows=r, block_c=bc, block_e=be, num_warps=nw, programs_per_sm=pp)
-            # the workspace is 3 x rows x N floats per program (rows interleaved, so rows > 1
-            # share every gathered sector); SMs x programs_per_sm programs, all resident
-            # (sm_90 ptxas: 80 registers at rows=1, 114 at rows=2, 120 at rows=4 with 8 warps)
-            for r, bc, be, nw, pp in ((2, 512, 1024, 8, 2), (1, 1024, 1024, 8, 3),
-                                      (2, 512, 1024, 8, 1), (4, 256, 1024, 8, 2),
-                                      (1, 512, 1024, 4, 4), (2, 1024, 1024, 16, 1),
-                                      (4, 256, 1024, 8, 1))
+            # the workspace is 5 x rows x N floats per program (rows interleaved, so rows > 1
+            # share every gathered sector); SMs x programs_per_sm programs, all resident.
+            # Fewer, wider programs keep more of the workspace in L2.
+            for r, bc, be, nw, pp in ((2, 512, 512, 8, 2), (1, 1024, 512, 8, 2),
+                                      (1, 1024, 512, 16, 1), (1, 2048, 512, 16, 1),
+                                      (2, 1024, 512, 16, 1), (4, 512, 512, 8, 1),
+                                      (8, 256, 512, 8, 1), (1, 512, 512, 4, 4),
+                                      (2, 512, 512, 8, 4), (1, 1024, 512, 8, 1))
         ]
         configs += [DEFAULT_CONFIG] if DEFAULT_CONFIG not in configs else []
         for config in configs if not DRY else configs[:2]:

@@ -16,7 +16,7 @@ import pytest
 import torch
 
 from hacd_graph.distill import hierarchical_distillation_loss
-from hacd_graph.distill.descendant_plan import descendant_plan
+from hacd_graph.distill.chain_plan import chain_plan
 from hacd_graph.distill.hdl_reference import hdl_reference
 from tests.distill.conftest import (
     DTYPES,
@@ -122,7 +122,7 @@ def test_triton_no_grad_and_chunked_rows(hdl_triton, dag_table, rows):
     in blocks of 1, 2 (one partial block) and 4 (one block, a row past B) per program."""
     ancestors = dag_table(150, 7, seed=13)
     student, teacher = make_logits(3, 150, seed=14)
-    plan = descendant_plan(ancestors)
+    plan = chain_plan(ancestors)
     config = hdl_triton.TritonLaunchConfig(rows=rows, block_c=32, block_e=16, num_warps=1)
     loss, grad = hdl_triton.hdl_rows(student, teacher, plan, None, 1.3, hdl_triton.LOSS_PER_ROW,
                                      1.0, config=config)

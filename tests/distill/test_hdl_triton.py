@@ -56,16 +56,19 @@ def test_triton_kernel_compiles_for_hopper(dtype, loss_mode, grad_out, config):
     from triton.backends.compiler import GPUTarget
     from triton.compiler import ASTSource, compile
 
-    kernel = hdl_triton._hdl_rows_kernel
+    kernel = hdl_triton._hdl_chain_kernel
     if not hasattr(kernel, "warmup"):  # an InterpretedFunction: TRITON_INTERPRET=1 is set
         pytest.skip("the kernel was imported for Triton's interpreter")
     element = _TRITON_TYPES[dtype]
     signature = {
-        "student_ptr": f"*{element}", "teacher_ptr": f"*{element}", "table_ptr": "*i32",
-        "weights_ptr": "*fp32", "grad_out_ptr": "*fp32", "loss_ptr": "*fp32",
-        "grad_ptr": f"*{element}", "work_ptr": "*fp32", "desc_c_ptr": "*i32",
-        "desc_a_ptr": "*i32", "desc_start_ptr": "*i8", "B": "i32", "N": "i32", "K": "i32",
-        "nnz": "i32", "inv_t": "fp32", "t_sq": "fp32", "grad_scale": "fp32",
+        "student_ptr": f"*{element}", "teacher_ptr": f"*{element}", "weights_ptr": "*fp32",
+        "grad_out_ptr": "*fp32", "loss_ptr": "*fp32", "grad_ptr": f"*{element}",
+        "work_ptr": "*fp32", "order_ptr": "*i32", "position_ptr": "*i32", "base_ptr": "*i32",
+        "segment_start_ptr": "*i8", "residual_ptr": "*i32", "residual_count_ptr": "*i32",
+        "level_start_ptr": "*i32", "rdesc_c_ptr": "*i32", "rdesc_a_ptr": "*i32",
+        "rdesc_start_ptr": "*i8", "has_rdesc_ptr": "*i8", "B": "i32", "N": "i32",
+        "num_levels": "i32", "num_rdesc": "i32", "inv_t": "fp32", "t_sq": "fp32",
+        "grad_scale": "fp32",
     }
     constants = {"HAS_WEIGHTS": True, "HAS_GRAD_OUT": grad_out, "LOSS_MODE": loss_mode,
                  "COMPUTE_GRAD": True, "ROWS": config.rows, "BLOCK_C": config.block_c,
@@ -74,7 +77,7 @@ def test_triton_kernel_compiles_for_hopper(dtype, loss_mode, grad_out, config):
     compiled = compile(ASTSource(kernel, signature, constants), target=GPUTarget("cuda", 90, 32),
                        options={"num_warps": config.num_warps})
     assert ".target sm_90" in compiled.asm["ptx"] and len(compiled.asm["cubin"]) > 0
-    assert "atom." not in compiled.asm["ptx"]  # the descendant sums need no atomics
+    assert "atom." not in compiled.asm["ptx"]  # the chain sums need no atomics
 
 
 @pytest.mark.triton
