@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import csv
+import functools
 import io
 import json
 import math
@@ -171,11 +172,11 @@ def markdown() -> str:
                   f"{_fmt(t.get('full_ms'))} | {speed} | {_fmt(t.get('peak_extra_mb'))} | "
                   f"{mem} |{' ' + t['error'][:60] if t.get('error') else ''}\n")
     if REPORT["sweep"]:
-        out.write("\n## Triton launch configs at the headline shape\n\n| config | full ms |"
-                  "\n|---|---|\n")
+        out.write("\n## Triton launch configs (K=16, float32, forward+backward; the first of "
+                  "each shape is the default)\n\n| B | N | config | full ms |\n|---|---|---|---|\n")
         for row in REPORT["sweep"]:
-            out.write(f"| {row['config']} | {_fmt(row.get('full_ms'))} "
-                      f"{row.get('error', '')[:60]} |\n")
+            out.write(f"| {row['B']} | {row['N']} | {row['config']} | "
+                      f"{_fmt(row.get('full_ms'))} {row.get('error', '')[:60]} |\n")
     if REPORT["errors"] or REPORT["skipped"]:
         out.write("\n## Errors and skipped stages\n\n")
         for error in REPORT["errors"]:
@@ -459,7 +460,6 @@ def main() -> int:
 
     from hacd_graph.distill.chain_plan import chain_plan
     from hacd_graph.distill.hdl_triton import (
-        DEFAULT_CONFIG,
         LOSS_PER_ROW,
         TritonLaunchConfig,
         default_config,
@@ -516,35 +516,42 @@ def main() -> int:
 
     run_stage("headline timings", headline, needs=20)
 
+    # Launch configs swept: (rows, block_c, block_e, num_warps, programs_per_sm). The
+    # workspace is rows x (3 N + 2 S) floats per program (rows interleaved, so rows > 1 share
+    # every gathered sector). One element per thread (rows x block_c = 32 x num_warps)
+    # keeps the kernel at 40-48 registers (sm_90 ptxas), against 112 at four per thread;
+    # fewer, wider programs keep more of the workspace in L2.
+    sweep_configs = ((1, 1024, 1024, 32, 1), (1, 512, 512, 16, 1), (1, 512, 512, 16, 2),
+                     (1, 512, 512, 16, 3), (1, 256, 256, 8, 4), (1, 256, 256, 8, 6),
+                     (2, 256, 256, 8, 2), (2, 256, 256, 8, 4), (2, 512, 512, 8, 2),
+                     (1, 1024, 1024, 16, 1), (1, 2048, 1024, 32, 1))
+
     def sweep() -> None:
-        student, teacher, table = make_inputs(head_rows, head_n, width, torch.float32)
-        plan = chain_plan(table)
-        first = default_config(head_n)
-        configs = [first] + [
-            TritonLaunchConfig(rows=r, block_c=bc, block_e=be, num_warps=nw, programs_per_sm=pp)
-            # the workspace is 5 x rows x N floats per program (rows interleaved, so rows > 1
-            # share every gathered sector); SMs x programs_per_sm programs, all resident.
-            # Fewer, wider programs keep more of the workspace in L2.
-            for r, bc, be, nw, pp in ((2, 512, 512, 8, 2), (1, 1024, 512, 8, 2),
-                                      (1, 1024, 512, 16, 1), (1, 2048, 512, 16, 1),
-                                      (2, 1024, 512, 16, 1), (4, 512, 512, 8, 1),
-                                      (8, 256, 512, 8, 1), (1, 512, 512, 4, 4),
-                                      (2, 512, 512, 8, 4), (1, 1024, 512, 8, 1))
-        ]
-        configs += [DEFAULT_CONFIG] if DEFAULT_CONFIG not in configs else []
-        for config in configs if not DRY else configs[:2]:
-            if time_left() < 40:
-                REPORT["skipped"].append(f"sweep {config}")
-                continue
-            entry = {"config": str(config).replace("TritonLaunchConfig", "")}
-            try:
-                entry["full_ms"] = measure(lambda c=config: hdl_rows(
-                    student, teacher, plan, None, 1.0, LOSS_PER_ROW, 1.0 / head_rows, config=c))
-            except Exception as error:
-                entry["error"] = f"{type(error).__name__}: {error}"[:300]
-            REPORT["sweep"].append(entry)
-            log(f"  sweep {entry}")
-        timed = [row for row in REPORT["sweep"] if row.get("full_ms")]
+        shapes_swept = [(head_rows, head_n), (1024, 4096)] if not DRY else [(head_rows, head_n)]
+        for rows, concepts in shapes_swept:
+            student, teacher, table = make_inputs(rows, concepts, width, torch.float32)
+            plan = chain_plan(table)
+            configs = [default_config(concepts)] + [
+                TritonLaunchConfig(rows=r, block_c=bc, block_e=be, num_warps=nw,
+                                   programs_per_sm=pp)
+                for r, bc, be, nw, pp in sweep_configs
+            ]
+            for config in configs if not DRY else configs[:2]:
+                if time_left() < 40:
+                    REPORT["skipped"].append(f"sweep B={rows} N={concepts} {config}")
+                    continue
+                entry = {"B": rows, "N": concepts,
+                         "config": str(config).replace("TritonLaunchConfig", "")}
+                try:
+                    entry["full_ms"] = measure(functools.partial(
+                        hdl_rows, student, teacher, plan, None, 1.0, LOSS_PER_ROW, 1.0 / rows,
+                        config=config))
+                except Exception as error:
+                    entry["error"] = f"{type(error).__name__}: {error}"[:300]
+                REPORT["sweep"].append(entry)
+                log(f"  sweep {entry}")
+        timed = [row for row in REPORT["sweep"]
+                 if row.get("full_ms") and (row["B"], row["N"]) == (head_rows, head_n)]
         if timed:
             best = min(timed, key=lambda row: row["full_ms"])
             head = REPORT["headline"]

@@ -57,8 +57,8 @@ class ChainPlan:
         base: ``[N]`` int32 by position, the position of the concept's base or ``-1``.
         segment_start: ``[N]`` int8 by position, 1 where a run of concepts sharing a base
             (or a level) starts.
-        residual_t: ``[R, N]`` int32, by position, the positions of the residual ancestors,
-            left-aligned and padded with ``-1``; ``R >= 1``.
+        residual_t: ``[R, N]`` int32, by position, the residual ancestors as *slots*
+            (see ``slot``), left-aligned and padded with ``-1``; ``R >= 1``.
         residual_count: ``[N]`` int32 by position, the valid entries of each column.
         level_start: ``[D + 1]`` int32, the first position of each level, then ``N``.
         rdesc_c: ``[E]`` int32, for every residual entry ``(c, a)`` sorted by the position
@@ -67,8 +67,12 @@ class ChainPlan:
         rdesc_a: ``[E]`` int32, the position of ``a`` of each residual entry.
         rdesc_start: ``[E]`` int8, 1 where a new ``a`` starts.
         has_rdesc: ``[N]`` int8 by concept, 1 where the concept is a residual of another.
+        slot: ``[N]`` int32 by concept, a compact index ``0..S-1`` of the concepts that are
+            residuals of another (``has_rdesc``), ``-1`` elsewhere: kernels keep those
+            concepts' own terms there, since a chain overwrites a term with its marginal.
         num_levels: ``D``.
         num_rdesc: the number of residual entries (``E`` without the padding).
+        num_slots: ``S``.
     """
 
     order: Tensor
@@ -82,8 +86,10 @@ class ChainPlan:
     rdesc_a: Tensor
     rdesc_start: Tensor
     has_rdesc: Tensor
+    slot: Tensor
     num_levels: int
     num_rdesc: int
+    num_slots: int
 
     @property
     def num_concepts(self) -> int:
@@ -199,19 +205,25 @@ def build_chain_plan(ancestors: Tensor) -> ChainPlan:
     segment_start[1:] = (base_position[1:] != base_position[:-1]).to(torch.int8)
     segment_start[starts] = 1
 
-    # residual entries, left-aligned per position
+    # the concepts that are residuals of another get a slot for their own terms
     residual = _residual_mask(table, valid, base)
+    rows, cols = residual.nonzero(as_tuple=True)
+    has_rdesc = torch.zeros(num_concepts, dtype=torch.int8, device=device)
+    has_rdesc[table[rows, cols]] = 1
+    slotted = has_rdesc.bool()
+    num_slots = int(slotted.sum())
+    slot = torch.full((num_concepts,), -1, dtype=torch.int64, device=device)
+    slot[slotted] = torch.arange(num_slots, device=device)
+
+    # residual entries (as slots), left-aligned per position
     in_order = residual[order]
     count = in_order.sum(dim=1)
     width_r = max(int(count.max()) if num_concepts else 0, 1)
     left = in_order.to(torch.int8).sort(dim=1, descending=True, stable=True).indices
-    entries = position[table[order].gather(1, left)[:, :width_r].clamp(min=0)]
+    entries = slot[table[order].gather(1, left)[:, :width_r].clamp(min=0)]
     entries = torch.where(torch.arange(width_r, device=device) < count.unsqueeze(1), entries, -1)
 
     # residual entries inverted: for every a, the positions of the c with a in R(c)
-    rows, cols = residual.nonzero(as_tuple=True)
-    has_rdesc = torch.zeros(num_concepts, dtype=torch.int8, device=device)
-    has_rdesc[table[rows, cols]] = 1
     entry_a = position[table[rows, cols]]
     entry_c = position[rows]
     sort = torch.argsort(entry_a * num_concepts + entry_c)
@@ -232,7 +244,8 @@ def build_chain_plan(ancestors: Tensor) -> ChainPlan:
         residual_count=int32(count),
         level_start=torch.tensor(level_start, dtype=torch.int32, device=device),
         rdesc_c=int32(rdesc_c), rdesc_a=int32(rdesc_a), rdesc_start=rdesc_start.contiguous(),
-        has_rdesc=has_rdesc, num_levels=num_levels, num_rdesc=num_rdesc,
+        has_rdesc=has_rdesc, slot=int32(slot), num_levels=num_levels, num_rdesc=num_rdesc,
+        num_slots=num_slots,
     )
 
 

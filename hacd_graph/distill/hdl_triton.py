@@ -24,24 +24,25 @@ marginal is its base ancestor's plus its own term plus a few residual terms (abo
 gathers per concept on the benchmark's DAGs and on the ACH, against 9 to 16 table entries).
 
 A program owns a block of ``ROWS`` rows at a time (a persistent grid walks the blocks), so
-that every index it loads serves ``ROWS`` rows. Its float32 workspace holds five arrays of
+that every index it loads serves ``ROWS`` rows. Its float32 workspace holds three arrays of
 ``N x ROWS`` floats indexed by plan position, with the rows interleaved (so one gathered
-index reads ``ROWS`` adjacent floats). The transcendental functions run once per element:
+index reads ``ROWS`` adjacent floats), plus the own terms of the few concepts that are
+residuals of others. The transcendental functions run once per element:
 
 - pass 0 (coalesced reads) computes the terms :math:`u_a = e^{60}\,\mathrm{softplus}(-s_a)`
   (``-e^60 log sigma``) of the student and the teacher and stores them at the concepts'
   positions;
 - the forward walks the levels in order: :math:`U_c = u_c + U_{b(c)} + \sum_{R(c)} u_r`
-  (loads and adds only; never a ``[B, N, K]`` tensor), then ``L_c`` and ``g_c`` once per
-  concept;
+  (loads and adds only; never a ``[B, N, K]`` tensor) overwrites :math:`u_c`, then
+  ``L_c`` and ``g_c`` are computed once per concept;
 - the backward walks the levels deepest first: the concepts sharing a base are contiguous,
   so a segmented scan adds their totals ``T`` into the base's (no atomics); then a second
   segmented scan over the residual entries sorted by ancestor adds the residual totals;
-- pass C (coalesced writes) writes :math:`\partial L/\partial z_a = (1-\sigma(s_a))/T \cdot
-  G_a`, with :math:`1 - \sigma(s_a) = 1 - e^{-u_a e^{-60}}` from the stored term.
+- pass C (coalesced) writes :math:`\partial L/\partial z_a = (1-\sigma(s_a))/T \cdot G_a`,
+  reading the logit again (the workspace no longer holds the term).
 
 Every ``N`` works (rows are chunked at all sizes, N = 100,000 included); the workspace is
-``programs x 5 x ROWS x N`` floats, capped at 256 MiB.
+``programs x ROWS x (3 N + 2 S)`` floats, capped at 512 MiB.
 
 Numerics (float32 throughout, with no subnormals needed, so flush-to-zero is harmless):
 
@@ -174,18 +175,21 @@ def _hdl_chain_kernel(
     student_ptr, teacher_ptr, weights_ptr, grad_out_ptr,
     loss_ptr, grad_ptr, work_ptr,
     order_ptr, position_ptr, base_ptr, segment_start_ptr, residual_ptr, residual_count_ptr,
-    level_start_ptr, rdesc_c_ptr, rdesc_a_ptr, rdesc_start_ptr, has_rdesc_ptr,
-    B, N, num_levels, num_rdesc,
+    level_start_ptr, rdesc_c_ptr, rdesc_a_ptr, rdesc_start_ptr, has_rdesc_ptr, slot_ptr,
+    B, N, num_levels, num_rdesc, num_slots,
     inv_t, t_sq, grad_scale,
     HAS_WEIGHTS: tl.constexpr, HAS_GRAD_OUT: tl.constexpr, LOSS_MODE: tl.constexpr,
     COMPUTE_GRAD: tl.constexpr, ROWS: tl.constexpr, BLOCK_C: tl.constexpr,
     BLOCK_E: tl.constexpr,
 ):
     # A program owns ROWS rows at a time: every index it loads serves ROWS rows. Tiles are
-    # [ROWS, BLOCK]. Its workspace holds five arrays of N x ROWS floats, indexed by plan
-    # position with the rows interleaved (element p of row r at p * ROWS + r, so one
-    # gathered index reads ROWS adjacent floats): the terms u_s and u_t (u_t is reused for
-    # the residual-descendant sums G), the cumulative sums U_s and U_t, and g (then T).
+    # [ROWS, BLOCK]. Its workspace holds three arrays of N x ROWS floats indexed by plan
+    # position, with the rows interleaved (element p of row r at p * ROWS + r, so one
+    # gathered index reads ROWS adjacent floats), and two of num_slots x ROWS:
+    #   work_s, work_t: the terms u_s, u_t, overwritten level by level with the chains'
+    #       sums U_s, U_t; after the forward, work_t holds the residual-descendant sums G;
+    #   work_g: g, then the totals T;
+    #   slot_s, slot_t: the terms of the concepts that are residuals of others.
     # Workspace accesses are masked along the concepts only (rows past B hold values that
     # are never stored out).
     pid = tl.program_id(0)
@@ -193,11 +197,12 @@ def _hdl_chain_kernel(
     offs_r = tl.arange(0, ROWS)
     offs_c = tl.arange(0, BLOCK_C)
     offs_e = tl.arange(0, BLOCK_E)
-    work_us = work_ptr + pid.to(tl.int64) * (5 * ROWS) * N + offs_r[:, None]  # [ROWS, 1]
-    work_ut = work_us + ROWS * N
-    work_cs = work_us + 2 * ROWS * N
-    work_ct = work_us + 3 * ROWS * N
-    work_tot = work_us + 4 * ROWS * N
+    stride = ROWS * (3 * N + 2 * num_slots)
+    work_s = work_ptr + pid.to(tl.int64) * stride + offs_r[:, None]  # [ROWS, 1]
+    work_t = work_s + ROWS * N
+    work_g = work_s + 2 * ROWS * N
+    slot_s = work_s + 3 * ROWS * N
+    slot_t = slot_s + ROWS * num_slots
     for row0 in range(pid * ROWS, B, num_programs * ROWS):
         rows = row0 + offs_r
         row_ok = (rows < B)[:, None]  # [ROWS, 1]
@@ -212,9 +217,14 @@ def _hdl_chain_kernel(
                         eviction_policy="evict_first").to(tl.float32) * inv_t
             t = tl.load(teacher_ptr + row_base + c[None, :], mask=tile, other=0.0,
                         eviction_policy="evict_first").to(tl.float32) * inv_t
+            u_s = _scaled_softplus_neg(s)
+            u_t = _scaled_softplus_neg(t)
             pos = tl.load(position_ptr + c, mask=in_row, other=0)[None, :] * ROWS
-            tl.store(work_us + pos, _scaled_softplus_neg(s), mask=in_row[None, :])
-            tl.store(work_ut + pos, _scaled_softplus_neg(t), mask=in_row[None, :])
+            tl.store(work_s + pos, u_s, mask=in_row[None, :])
+            tl.store(work_t + pos, u_t, mask=in_row[None, :])
+            slot = tl.load(slot_ptr + c, mask=in_row, other=-1)[None, :]
+            tl.store(slot_s + slot * ROWS, u_s, mask=slot >= 0)
+            tl.store(slot_t + slot * ROWS, u_t, mask=slot >= 0)
         tl.debug_barrier()  # the terms are complete
         # ---- forward, level by level: U = u + U[base] + residual terms; loss and g
         row_loss = tl.zeros((ROWS, BLOCK_C), tl.float32)
@@ -229,18 +239,18 @@ def _hdl_chain_kernel(
                 cpt = tl.load(order_ptr + p, mask=in_level, other=0)
                 base = tl.load(base_ptr + p, mask=in_level, other=-1)
                 has_base = (base >= 0)[None, :]
-                u_s = tl.load(work_us + p[None, :] * ROWS, mask=at, other=0.0)  # e^60 (-ls)
-                u_t = tl.load(work_ut + p[None, :] * ROWS, mask=at, other=0.0)  # e^60 (-lt)
-                u_s += tl.load(work_cs + base[None, :] * ROWS, mask=has_base, other=0.0)
-                u_t += tl.load(work_ct + base[None, :] * ROWS, mask=has_base, other=0.0)
+                u_s = tl.load(work_s + p[None, :] * ROWS, mask=at, other=0.0)  # e^60 (-ls)
+                u_t = tl.load(work_t + p[None, :] * ROWS, mask=at, other=0.0)  # e^60 (-lt)
+                u_s += tl.load(work_s + base[None, :] * ROWS, mask=has_base, other=0.0)
+                u_t += tl.load(work_t + base[None, :] * ROWS, mask=has_base, other=0.0)
                 count = tl.load(residual_count_ptr + p, mask=in_level, other=0)
                 for k in range(0, tl.max(count, axis=0)):
                     entry = tl.load(residual_ptr + k * N + p, mask=k < count, other=-1)
                     valid = (entry >= 0)[None, :]
-                    u_s += tl.load(work_us + entry[None, :] * ROWS, mask=valid, other=0.0)
-                    u_t += tl.load(work_ut + entry[None, :] * ROWS, mask=valid, other=0.0)
-                tl.store(work_cs + p[None, :] * ROWS, u_s, mask=at)
-                tl.store(work_ct + p[None, :] * ROWS, u_t, mask=at)
+                    u_s += tl.load(slot_s + entry[None, :] * ROWS, mask=valid, other=0.0)
+                    u_t += tl.load(slot_t + entry[None, :] * ROWS, mask=valid, other=0.0)
+                tl.store(work_s + p[None, :] * ROWS, u_s, mask=at)  # the terms become sums
+                tl.store(work_t + p[None, :] * ROWS, u_t, mask=at)
                 ls = -(u_s * _EXP_NEG_SHIFT)
                 lt = -(u_t * _EXP_NEG_SHIFT)
                 log1m_q = _log_one_minus_marginal(u_s)
@@ -272,7 +282,7 @@ def _hdl_chain_kernel(
                     if HAS_GRAD_OUT:
                         g = g * tl.load(grad_out_ptr + row_base + cpt[None, :], mask=tile,
                                         other=0.0).to(tl.float32)
-                    tl.store(work_tot + p[None, :] * ROWS, g, mask=at)
+                    tl.store(work_g + p[None, :] * ROWS, g, mask=at)
             tl.debug_barrier()  # this level's U is complete for the next
         if LOSS_MODE == 1:
             tl.store(loss_ptr + rows, tl.sum(row_loss, axis=1), mask=rows < B)
@@ -287,7 +297,7 @@ def _hdl_chain_kernel(
                 for p0 in range(lo, hi, BLOCK_C):
                     p = p0 + offs_c
                     in_level = p < hi
-                    vals = tl.load(work_tot + p[None, :] * ROWS, mask=in_level[None, :],
+                    vals = tl.load(work_g + p[None, :] * ROWS, mask=in_level[None, :],
                                    other=0.0)
                     start = tl.load(segment_start_ptr + p, mask=in_level, other=1).to(tl.int32)
                     last = tl.load(segment_start_ptr + p + 1, mask=(p + 1) < hi, other=1) != 0
@@ -298,17 +308,17 @@ def _hdl_chain_kernel(
                     starts = tl.broadcast_to(start[None, :], (ROWS, BLOCK_C))
                     sums, _ = tl.associative_scan((vals, starts), 1, _segmented_add)
                     carry = tl.sum(tl.where((offs_c == BLOCK_C - 1)[None, :], sums, 0.0), axis=1)
-                    own = tl.load(work_tot + base[None, :] * ROWS, mask=done, other=0.0)
-                    tl.store(work_tot + base[None, :] * ROWS, own + sums, mask=done)
+                    own = tl.load(work_g + base[None, :] * ROWS, mask=done, other=0.0)
+                    tl.store(work_g + base[None, :] * ROWS, own + sums, mask=done)
                 tl.debug_barrier()  # the level above is complete
             # ---- residual descendants: G[a] = T[a] + sum of T[c] over the c with a in R(c),
-            # written over u_t (no longer read)
+            # written over U_t (no longer read)
             carry = tl.zeros((ROWS,), tl.float32)
             for e0 in range(0, num_rdesc, BLOCK_E):
                 e = e0 + offs_e
                 in_list = e < num_rdesc
                 entry = tl.load(rdesc_c_ptr + e, mask=in_list, other=0)
-                vals = tl.load(work_tot + entry[None, :] * ROWS, mask=in_list[None, :], other=0.0)
+                vals = tl.load(work_g + entry[None, :] * ROWS, mask=in_list[None, :], other=0.0)
                 start = tl.load(rdesc_start_ptr + e, mask=in_list, other=1).to(tl.int32)
                 last = tl.load(rdesc_start_ptr + e + 1, mask=(e + 1) < num_rdesc, other=1) != 0
                 done = (in_list & last)[None, :]
@@ -318,20 +328,22 @@ def _hdl_chain_kernel(
                 starts = tl.broadcast_to(start[None, :], (ROWS, BLOCK_E))
                 sums, _ = tl.associative_scan((vals, starts), 1, _segmented_add)
                 carry = tl.sum(tl.where((offs_e == BLOCK_E - 1)[None, :], sums, 0.0), axis=1)
-                own = tl.load(work_tot + target[None, :] * ROWS, mask=done, other=0.0)
-                tl.store(work_ut + target[None, :] * ROWS, own + sums, mask=done)
+                own = tl.load(work_g + target[None, :] * ROWS, mask=done, other=0.0)
+                tl.store(work_t + target[None, :] * ROWS, own + sums, mask=done)
             tl.debug_barrier()  # G is complete
-            # ---- pass C (coalesced writes): dz_a = (1 - sigma(s_a)) / T * G_a
+            # ---- pass C (coalesced): dz_a = (1 - sigma(s_a)) / T * G_a, the term recomputed
+            # from the logit (the workspace holds sums by now)
             for c0 in range(0, N, BLOCK_C):
                 c = c0 + offs_c
                 in_row = c < N
                 tile = row_ok & in_row[None, :]
+                s = tl.load(student_ptr + row_base + c[None, :], mask=tile, other=0.0,
+                            eviction_policy="evict_first").to(tl.float32) * inv_t
                 pos = tl.load(position_ptr + c, mask=in_row, other=0)[None, :] * ROWS
                 has_extra = (tl.load(has_rdesc_ptr + c, mask=in_row, other=0) != 0)[None, :]
-                u = tl.load(work_us + pos, mask=in_row[None, :], other=0.0)
-                total = tl.load(work_tot + pos, mask=in_row[None, :] & ~has_extra, other=0.0)
-                total += tl.load(work_ut + pos, mask=has_extra, other=0.0)
-                dz = _scaled_one_minus_sigmoid(u) * total * grad_scale
+                total = tl.load(work_g + pos, mask=in_row[None, :] & ~has_extra, other=0.0)
+                total += tl.load(work_t + pos, mask=has_extra, other=0.0)
+                dz = _scaled_one_minus_sigmoid(_scaled_softplus_neg(s)) * total * grad_scale
                 tl.store(grad_ptr + row_base + c[None, :], dz.to(grad_ptr.dtype.element_ty),
                          mask=tile, eviction_policy="evict_first")
         tl.debug_barrier()  # the next rows may overwrite the workspace
@@ -371,18 +383,21 @@ def default_config(num_concepts: int) -> TritonLaunchConfig:
     return LARGE_N_CONFIG if num_concepts >= LARGE_N else DEFAULT_CONFIG
 
 
-_WORKSPACE_FLOATS = 2**26  # 256 MiB: caps the persistent grid for very large N
-_WORKSPACE_ARRAYS = 5  # u_s, u_t, U_s, U_t, g (see the kernel)
+_WORKSPACE_FLOATS = 2**27  # 512 MiB: caps the persistent grid for very large N
+_WORKSPACE_ARRAYS = 3  # U_s, U_t, g by position, plus the slots (see the kernel)
 
 
-def _num_programs(device: torch.device, rows: int, num_concepts: int,
+def _num_programs(device: torch.device, rows: int, row_floats: int,
                   config: TritonLaunchConfig) -> int:
+    """Persistent programs: ``programs_per_sm`` per SM, fewer for small batches or where the
+    workspace (``row_floats`` per row) would pass its cap; a whole number of waves."""
     blocks = -(-rows // config.rows)
-    if device.type == "cuda":
-        sms = torch.cuda.get_device_properties(device).multi_processor_count
-        fits = _WORKSPACE_FLOATS // (_WORKSPACE_ARRAYS * config.rows * num_concepts)
-        return max(1, min(blocks, sms * config.programs_per_sm, fits))
-    return max(1, min(blocks, 2))  # the interpreter: still exercise the persistent loop
+    if device.type != "cuda":
+        return max(1, min(blocks, 2))  # the interpreter: still exercise the persistent loop
+    sms = torch.cuda.get_device_properties(device).multi_processor_count
+    fits = _WORKSPACE_FLOATS // (config.rows * row_floats)
+    programs = max(1, min(blocks, sms * config.programs_per_sm, fits))
+    return programs - programs % sms if programs > sms else programs
 
 
 def hdl_rows(
@@ -416,10 +431,10 @@ def hdl_rows(
     rows, num_concepts = student.shape
     config = config or default_config(num_concepts)
     device = student.device
-    programs = _num_programs(device, rows, num_concepts, config)
+    per_row = _WORKSPACE_ARRAYS * num_concepts + 2 * plan.num_slots
+    programs = _num_programs(device, rows, per_row, config)
     compute_grad = grad_scale is not None
-    work = torch.empty((programs * config.rows, _WORKSPACE_ARRAYS * num_concepts),
-                       dtype=torch.float32, device=device)
+    work = torch.empty((programs * config.rows, per_row), dtype=torch.float32, device=device)
     loss = None
     if loss_mode == LOSS_PER_ELEMENT:
         loss = torch.empty((rows, num_concepts), dtype=torch.float32, device=device)
@@ -437,8 +452,8 @@ def hdl_rows(
         work,
         plan.order, plan.position, plan.base, plan.segment_start, plan.residual_t,
         plan.residual_count, plan.level_start, plan.rdesc_c, plan.rdesc_a, plan.rdesc_start,
-        plan.has_rdesc,
-        rows, num_concepts, plan.num_levels, plan.num_rdesc,
+        plan.has_rdesc, plan.slot,
+        rows, num_concepts, plan.num_levels, plan.num_rdesc, plan.num_slots,
         1.0 / temperature, temperature * temperature,
         (grad_scale or 0.0) / temperature,
         HAS_WEIGHTS=weights is not None, HAS_GRAD_OUT=grad_output is not None,

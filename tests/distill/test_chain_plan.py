@@ -27,7 +27,10 @@ def descendant_sums(ancestors: Tensor, grads: Tensor) -> Tensor:
 
 def chain_sums(plan: ChainPlan, terms: Tensor) -> Tensor:
     """The forward chains, level by level, as a kernel runs them (positions, then concepts)."""
-    terms = terms[:, plan.order.long()]  # everything by position from here
+    slotted = torch.zeros(terms.shape[0], max(plan.num_slots, 1), dtype=terms.dtype)
+    has_slot = plan.slot >= 0
+    slotted[:, plan.slot[has_slot].long()] = terms[:, has_slot]
+    terms = terms[:, plan.order.long()]  # everything else by position from here
     cumulative = torch.zeros_like(terms)
     starts = plan.level_start.tolist()
     for lo, hi in zip(starts[:-1], starts[1:], strict=True):
@@ -37,7 +40,7 @@ def chain_sums(plan: ChainPlan, terms: Tensor) -> Tensor:
         total = total + torch.where(base >= 0, cumulative[:, base.clamp(min=0)], 0.0)
         for k in range(plan.residual_t.shape[0]):
             entry = plan.residual_t[k, positions].long()
-            total = total + torch.where(entry >= 0, terms[:, entry.clamp(min=0)], 0.0)
+            total = total + torch.where(entry >= 0, slotted[:, entry.clamp(min=0)], 0.0)
         cumulative[:, positions] = total
     return cumulative[:, plan.position.long()]
 
@@ -76,6 +79,7 @@ def check_plan(ancestors: Tensor) -> ChainPlan:
             assert ((base >= starts[depth - 1]) & (base < lo)).all()
             assert (base[1:] >= base[:-1]).all()
     assert (plan.residual_count == (plan.residual_t >= 0).sum(dim=0)).all()
+    assert torch.equal(plan.slot >= 0, plan.has_rdesc.bool())
     return plan
 
 

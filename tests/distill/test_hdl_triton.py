@@ -66,9 +66,9 @@ def test_triton_kernel_compiles_for_hopper(dtype, loss_mode, grad_out, config):
         "work_ptr": "*fp32", "order_ptr": "*i32", "position_ptr": "*i32", "base_ptr": "*i32",
         "segment_start_ptr": "*i8", "residual_ptr": "*i32", "residual_count_ptr": "*i32",
         "level_start_ptr": "*i32", "rdesc_c_ptr": "*i32", "rdesc_a_ptr": "*i32",
-        "rdesc_start_ptr": "*i8", "has_rdesc_ptr": "*i8", "B": "i32", "N": "i32",
-        "num_levels": "i32", "num_rdesc": "i32", "inv_t": "fp32", "t_sq": "fp32",
-        "grad_scale": "fp32",
+        "rdesc_start_ptr": "*i8", "has_rdesc_ptr": "*i8", "slot_ptr": "*i32", "B": "i32",
+        "N": "i32", "num_levels": "i32", "num_rdesc": "i32", "num_slots": "i32",
+        "inv_t": "fp32", "t_sq": "fp32", "grad_scale": "fp32",
     }
     constants = {"HAS_WEIGHTS": True, "HAS_GRAD_OUT": grad_out, "LOSS_MODE": loss_mode,
                  "COMPUTE_GRAD": True, "ROWS": config.rows, "BLOCK_C": config.block_c,
