@@ -516,15 +516,15 @@ def main() -> int:
 
     run_stage("headline timings", headline, needs=20)
 
-    # Launch configs swept: (rows, block_c, block_e, num_warps, programs_per_sm, stages). The
+    # Launch configs swept: (rows, block_c, block_e, num_warps, programs_per_sm). The
     # workspace is rows x (3 N + 2 S) floats per program (rows interleaved, so rows > 1 share
     # every gathered sector). One element per thread (rows x block_c = 32 x num_warps)
     # keeps the kernel at 40-48 registers (sm_90 ptxas), against 112 at four per thread;
     # fewer, wider programs keep more of the workspace in L2.
-    sweep_configs = ((2, 512, 512, 8, 2, 1), (2, 512, 512, 8, 2, 2), (2, 512, 512, 8, 2, 3),
-                     (1, 512, 512, 16, 2, 1), (1, 512, 512, 16, 2, 2), (1, 512, 512, 16, 2, 3),
-                     (1, 512, 512, 16, 3, 2), (2, 256, 256, 8, 4, 2), (2, 256, 256, 8, 2, 3),
-                     (1, 1024, 1024, 32, 1, 2), (1, 256, 256, 8, 4, 3))
+    sweep_configs = ((1, 1024, 1024, 32, 1), (1, 512, 512, 16, 1), (1, 512, 512, 16, 2),
+                     (1, 512, 512, 16, 3), (1, 256, 256, 8, 4), (1, 256, 256, 8, 6),
+                     (2, 256, 256, 8, 2), (2, 256, 256, 8, 4), (2, 512, 512, 8, 2),
+                     (1, 1024, 1024, 16, 1), (1, 2048, 1024, 32, 1))
 
     def sweep() -> None:
         shapes_swept = [(head_rows, head_n), (1024, 4096)] if not DRY else [(head_rows, head_n)]
@@ -533,8 +533,8 @@ def main() -> int:
             plan = chain_plan(table)
             configs = [default_config(concepts)] + [
                 TritonLaunchConfig(rows=r, block_c=bc, block_e=be, num_warps=nw,
-                                   programs_per_sm=pp, stages=st)
-                for r, bc, be, nw, pp, st in sweep_configs
+                                   programs_per_sm=pp)
+                for r, bc, be, nw, pp in sweep_configs
             ]
             for config in configs if not DRY else configs[:2]:
                 if time_left() < 40:

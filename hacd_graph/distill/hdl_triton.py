@@ -180,7 +180,7 @@ def _hdl_chain_kernel(
     inv_t, t_sq, grad_scale,
     HAS_WEIGHTS: tl.constexpr, HAS_GRAD_OUT: tl.constexpr, LOSS_MODE: tl.constexpr,
     COMPUTE_GRAD: tl.constexpr, ROWS: tl.constexpr, BLOCK_C: tl.constexpr,
-    BLOCK_E: tl.constexpr, STAGES: tl.constexpr,
+    BLOCK_E: tl.constexpr,
 ):
     # A program owns ROWS rows at a time: every index it loads serves ROWS rows. Tiles are
     # [ROWS, BLOCK]. Its workspace holds three arrays of N x ROWS floats indexed by plan
@@ -209,7 +209,7 @@ def _hdl_chain_kernel(
         row_base = rows.to(tl.int64)[:, None] * N  # [ROWS, 1]
         # ---- pass 0 (coalesced reads): the terms u = e^60 softplus(-z/T), once per element,
         # stored at the concepts' positions
-        for c0 in tl.range(0, N, BLOCK_C, num_stages=STAGES):
+        for c0 in range(0, N, BLOCK_C):
             c = c0 + offs_c
             in_row = c < N
             tile = row_ok & in_row[None, :]
@@ -231,7 +231,7 @@ def _hdl_chain_kernel(
         for level in range(0, num_levels):
             lo = tl.load(level_start_ptr + level)
             hi = tl.load(level_start_ptr + level + 1)
-            for p0 in tl.range(lo, hi, BLOCK_C, num_stages=STAGES):
+            for p0 in range(lo, hi, BLOCK_C):
                 p = p0 + offs_c
                 in_level = p < hi
                 at = in_level[None, :]
@@ -294,7 +294,7 @@ def _hdl_chain_kernel(
                 lo = tl.load(level_start_ptr + level)
                 hi = tl.load(level_start_ptr + level + 1)
                 carry = tl.zeros((ROWS,), tl.float32)
-                for p0 in tl.range(lo, hi, BLOCK_C, num_stages=STAGES):
+                for p0 in range(lo, hi, BLOCK_C):
                     p = p0 + offs_c
                     in_level = p < hi
                     vals = tl.load(work_g + p[None, :] * ROWS, mask=in_level[None, :],
@@ -333,7 +333,7 @@ def _hdl_chain_kernel(
             tl.debug_barrier()  # G is complete
             # ---- pass C (coalesced): dz_a = (1 - sigma(s_a)) / T * G_a, the term recomputed
             # from the logit (the workspace holds sums by now)
-            for c0 in tl.range(0, N, BLOCK_C, num_stages=STAGES):
+            for c0 in range(0, N, BLOCK_C):
                 c = c0 + offs_c
                 in_row = c < N
                 tile = row_ok & in_row[None, :]
@@ -360,8 +360,6 @@ class TritonLaunchConfig:
         block_e: residual-descendant entries per chunk.
         num_warps: warps per program.
         programs_per_sm: persistent programs per streaming multiprocessor on a GPU.
-        stages: software-pipelining depth of the chunk loops (1: none; more prefetches the
-            next chunks' loads while this one computes).
     """
 
     rows: int = 2
@@ -369,7 +367,6 @@ class TritonLaunchConfig:
     block_e: int = 512
     num_warps: int = 8
     programs_per_sm: int = 2
-    stages: int = 1
 
 
 DEFAULT_CONFIG = TritonLaunchConfig()  # small N (below LARGE_N)
@@ -461,7 +458,7 @@ def hdl_rows(
         (grad_scale or 0.0) / temperature,
         HAS_WEIGHTS=weights is not None, HAS_GRAD_OUT=grad_output is not None,
         LOSS_MODE=loss_mode, COMPUTE_GRAD=compute_grad, ROWS=config.rows,
-        BLOCK_C=block_c, BLOCK_E=block_e, STAGES=config.stages, num_warps=config.num_warps,
+        BLOCK_C=block_c, BLOCK_E=block_e, num_warps=config.num_warps,
     )
     return loss, grad
 

@@ -123,8 +123,7 @@ def test_triton_no_grad_and_chunked_rows(hdl_triton, dag_table, rows):
     ancestors = dag_table(150, 7, seed=13)
     student, teacher = make_logits(3, 150, seed=14)
     plan = chain_plan(ancestors)
-    config = hdl_triton.TritonLaunchConfig(rows=rows, block_c=32, block_e=16, num_warps=1,
-                                           stages=1 + rows % 3)
+    config = hdl_triton.TritonLaunchConfig(rows=rows, block_c=32, block_e=16, num_warps=1)
     loss, grad = hdl_triton.hdl_rows(student, teacher, plan, None, 1.3, hdl_triton.LOSS_PER_ROW,
                                      1.0, config=config)
     leaf = student.clone().requires_grad_(True)
