@@ -369,17 +369,20 @@ class TritonLaunchConfig:
     programs_per_sm: int = 2
 
 
-DEFAULT_CONFIG = TritonLaunchConfig()  # small N (below LARGE_N)
+DEFAULT_CONFIG = TritonLaunchConfig(rows=2, block_c=256, block_e=256, num_warps=8,
+                                    programs_per_sm=2)  # small N (below LARGE_N)
 LARGE_N = 8192
-LARGE_N_CONFIG = TritonLaunchConfig(rows=2, block_c=512, block_e=1024, num_warps=8,
+LARGE_N_CONFIG = TritonLaunchConfig(rows=1, block_c=512, block_e=512, num_warps=16,
                                     programs_per_sm=2)
 
 
 def default_config(num_concepts: int) -> TritonLaunchConfig:
-    """The launch configuration :func:`hdl_rows` uses when given none:
-    two-row blocks of 512-concept chunks for ``N >= LARGE_N`` (fastest in the H200 sweep of
-    ``benchmarks/gpu_check.py`` at B=4096, N=32768, K=16: 18.1 ms against 23.7 ms for
-    single-row 1024-wide chunks), the small-N default below."""
+    """The launch configuration :func:`hdl_rows` uses when given none: the fastest of the
+    H100 sweeps of ``benchmarks/gpu_check.py`` (K=16, forward+backward, two runs each).
+    For ``N >= LARGE_N``, single rows of 512-concept chunks on 16 warps (one element per
+    thread, 40 registers): 11.3 ms at B=4096, N=32768 against 12.0 ms for the previous
+    two-row default. Below it, two-row blocks of 256-concept chunks: 0.34 ms at B=1024,
+    N=4096 against 0.37 ms."""
     return LARGE_N_CONFIG if num_concepts >= LARGE_N else DEFAULT_CONFIG
 
 
