@@ -169,6 +169,19 @@ def _segmented_add(v1, f1, v2, f2):
     return tl.where(f2 != 0, v2, v1 + v2), f1 | f2
 
 
+@triton.jit
+def _segmented_sums(vals, start, carry, offs, ROWS: tl.constexpr, BLOCK: tl.constexpr):
+    # Inclusive sums of the [ROWS, BLOCK] values within segments (start = 1 opens one), the
+    # chunk's first segment continuing with the previous chunk's carry; returns the sums and
+    # the carry into the next chunk.
+    continued = ((offs == 0) & (start == 0))[None, :]
+    vals = tl.where(continued, vals + carry[:, None], vals)
+    starts = tl.broadcast_to(start[None, :], (ROWS, BLOCK))
+    sums, _ = tl.associative_scan((vals, starts), 1, _segmented_add)
+    carry = tl.sum(tl.where((offs == BLOCK - 1)[None, :], sums, 0.0), axis=1)
+    return sums, carry
+
+
 # ----------------------------------------------------------------------------- the kernel
 @triton.jit
 def _hdl_chain_kernel(
@@ -303,11 +316,7 @@ def _hdl_chain_kernel(
                     last = tl.load(segment_start_ptr + p + 1, mask=(p + 1) < hi, other=1) != 0
                     done = (in_level & last)[None, :]
                     base = tl.load(base_ptr + p, mask=in_level & last, other=0)
-                    continued = ((offs_c == 0) & (start == 0))[None, :]  # carry into the chunk
-                    vals = tl.where(continued, vals + carry[:, None], vals)
-                    starts = tl.broadcast_to(start[None, :], (ROWS, BLOCK_C))
-                    sums, _ = tl.associative_scan((vals, starts), 1, _segmented_add)
-                    carry = tl.sum(tl.where((offs_c == BLOCK_C - 1)[None, :], sums, 0.0), axis=1)
+                    sums, carry = _segmented_sums(vals, start, carry, offs_c, ROWS, BLOCK_C)
                     own = tl.load(work_g + base[None, :] * ROWS, mask=done, other=0.0)
                     tl.store(work_g + base[None, :] * ROWS, own + sums, mask=done)
                 tl.debug_barrier()  # the level above is complete
@@ -323,11 +332,7 @@ def _hdl_chain_kernel(
                 last = tl.load(rdesc_start_ptr + e + 1, mask=(e + 1) < num_rdesc, other=1) != 0
                 done = (in_list & last)[None, :]
                 target = tl.load(rdesc_a_ptr + e, mask=in_list & last, other=0)
-                continued = ((offs_e == 0) & (start == 0))[None, :]
-                vals = tl.where(continued, vals + carry[:, None], vals)
-                starts = tl.broadcast_to(start[None, :], (ROWS, BLOCK_E))
-                sums, _ = tl.associative_scan((vals, starts), 1, _segmented_add)
-                carry = tl.sum(tl.where((offs_e == BLOCK_E - 1)[None, :], sums, 0.0), axis=1)
+                sums, carry = _segmented_sums(vals, start, carry, offs_e, ROWS, BLOCK_E)
                 own = tl.load(work_g + target[None, :] * ROWS, mask=done, other=0.0)
                 tl.store(work_t + target[None, :] * ROWS, own + sums, mask=done)
             tl.debug_barrier()  # G is complete
