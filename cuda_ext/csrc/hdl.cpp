@@ -99,8 +99,8 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
                                     reduction, grad_output, compute_loss, compute_grad);
       },
       "hdl_fused on CPU restricted to the portable scalar kernel (for tests)");
-  m.def("table_is_tree", &hdl_cpu_table_is_tree,
-        "Whether the CPU kernel sees the ancestor table as a forest (parent recurrence)");
+  m.def("table_chains", &hdl_cpu_table_chains,
+        "(concepts built on a base, residual entries) of the CPU kernel's chains");
   m.def("cpu_isa", &hdl_cpu_isa, "Instruction set the CPU kernel uses here");
   m.attr("REDUCTION_NONE") = kReductionNone;
   m.attr("REDUCTION_SUM") = kReductionSum;

@@ -54,47 +54,84 @@ AncestorCsr build_csr(const at::Tensor& ancestors) {
                                              : build_csr_typed<int64_t>(ancestors);
 }
 
-// When every concept has at most one parent (the table is a forest), returns its parent
-// array and an order with parents before children; otherwise empty tensors. Row c of a
-// forest is {c} plus the row of its parent, so the parent is the entry whose row is one
-// shorter, and the check is that its row is contained in row c.
-std::pair<at::Tensor, at::Tensor> detect_tree(const AncestorCsr& csr, int64_t n) {
+// The ancestor table as chains, by the rule of hacd_graph/distill/chain_plan.py: the
+// log-marginal of c is that of its base b plus its own term plus its residual terms, the
+// entries of row c that are neither c (its first occurrence) nor in row b. The base is the
+// entry with the longest row among c's other entries, kept when that row is shorter than
+// c's, contained in it and neither row repeats an entry; a concept without a base has every
+// other entry of its row as residual terms. Exact for every table the HDL accepts; a tree
+// has no residual terms, and the benchmark's random DAGs about 0.1 per concept.
+struct AncestorChains {
+  at::Tensor base;      // [N] base concept, or -1
+  at::Tensor order;     // [N] concepts by row length: every base before the concepts on it
+  at::Tensor res_ptr;   // [N + 1] residual entries of c: res_slot[res_ptr[c] .. res_ptr[c + 1])
+  at::Tensor res_slot;  // [E] the slot of each residual entry's concept
+  at::Tensor slot;      // [N] compact index of the concepts that are residuals of others, or -1
+  int64_t num_slots = 0;
+};
+
+AncestorChains build_chains(const AncestorCsr& csr, int64_t n) {
   const int32_t* rp = csr.row_ptr.data_ptr<int32_t>();
   const int32_t* col = csr.col.data_ptr<int32_t>();
-  auto parent_t = at::empty({n}, at::kInt);
-  int32_t* parent = parent_t.data_ptr<int32_t>();
+  auto length = [&](int64_t c) { return rp[c + 1] - rp[c]; };
+  auto holds = [&](int64_t c, int32_t a) {
+    for (int32_t i = rp[c]; i < rp[c + 1]; ++i)
+      if (col[i] == a) return true;
+    return false;
+  };
+  std::vector<char> repeats(static_cast<size_t>(n), 0);
+  for (int64_t c = 0; c < n; ++c)
+    for (int32_t i = rp[c]; i < rp[c + 1] && !repeats[c]; ++i)
+      for (int32_t j = i + 1; j < rp[c + 1]; ++j) repeats[c] |= col[i] == col[j];
+
+  AncestorChains chains;
+  chains.base = at::empty({n}, at::kInt);
+  int32_t* base = chains.base.data_ptr<int32_t>();
   int32_t max_len = 0;
   for (int64_t c = 0; c < n; ++c) {
-    const int32_t len = rp[c + 1] - rp[c];
-    max_len = std::max(max_len, len);
-    int32_t self_count = 0, found = -1;
+    max_len = std::max(max_len, length(c));
+    int32_t best = -1;
+    for (int32_t i = rp[c]; i < rp[c + 1]; ++i)
+      if (col[i] != c && (best < 0 || length(col[i]) > length(best))) best = col[i];
+    bool ok = best >= 0 && length(best) < length(c) && !repeats[c] && !repeats[best];
+    for (int32_t i = ok ? rp[best] : 0; ok && i < rp[best + 1]; ++i) ok = holds(c, col[i]);
+    base[c] = ok ? best : -1;
+  }
+
+  chains.res_ptr = at::empty({n + 1}, at::kInt);
+  int32_t* res_ptr = chains.res_ptr.data_ptr<int32_t>();
+  std::vector<int32_t> entries;
+  chains.slot = at::empty({n}, at::kInt);
+  int32_t* slot = chains.slot.data_ptr<int32_t>();
+  std::fill(slot, slot + n, -1);
+  res_ptr[0] = 0;
+  for (int64_t c = 0; c < n; ++c) {
+    bool self_seen = false;
     for (int32_t i = rp[c]; i < rp[c + 1]; ++i) {
       const int32_t a = col[i];
-      if (a == c) {
-        ++self_count;
-      } else if (rp[a + 1] - rp[a] == len - 1) {
-        if (found >= 0 && found != a) return {};  // two candidate parents
-        found = a;
+      if (a == c && !self_seen) {
+        self_seen = true;
+      } else if (base[c] < 0 || !holds(base[c], a)) {
+        entries.push_back(a);
+        slot[a] = 0;  // numbered below
       }
     }
-    if (self_count != 1 || (len > 1 && found < 0)) return {};
-    if (len > 1) {  // every entry of the parent's row must be in row c
-      for (int32_t i = rp[found]; i < rp[found + 1]; ++i) {
-        bool present = false;
-        for (int32_t j = rp[c]; j < rp[c + 1] && !present; ++j) present = col[j] == col[i];
-        if (!present || col[i] == c) return {};
-      }
-    }
-    parent[c] = found;
+    res_ptr[c + 1] = static_cast<int32_t>(entries.size());
   }
-  // Counting sort by row length: a parent's row is one shorter than its child's.
+  for (int64_t c = 0; c < n; ++c)
+    if (slot[c] == 0) slot[c] = static_cast<int32_t>(chains.num_slots++);
+  chains.res_slot = at::empty({static_cast<int64_t>(entries.size())}, at::kInt);
+  int32_t* res_slot = chains.res_slot.data_ptr<int32_t>();
+  for (size_t i = 0; i < entries.size(); ++i) res_slot[i] = slot[entries[i]];
+
+  // Counting sort by row length: a base's row is shorter than the rows built on it.
   std::vector<int64_t> start(static_cast<size_t>(max_len) + 2, 0);
-  for (int64_t c = 0; c < n; ++c) ++start[rp[c + 1] - rp[c] + 1];
+  for (int64_t c = 0; c < n; ++c) ++start[length(c) + 1];
   for (size_t i = 1; i < start.size(); ++i) start[i] += start[i - 1];
-  auto order_t = at::empty({n}, at::kInt);
-  int32_t* order = order_t.data_ptr<int32_t>();
-  for (int64_t c = 0; c < n; ++c) order[start[rp[c + 1] - rp[c]]++] = static_cast<int32_t>(c);
-  return {parent_t, order_t};
+  chains.order = at::empty({n}, at::kInt);
+  int32_t* order = chains.order.data_ptr<int32_t>();
+  for (int64_t c = 0; c < n; ++c) order[start[length(c)]++] = static_cast<int32_t>(c);
+  return chains;
 }
 
 // The scalar kernel for one row; acc_t is float (float32/16/bf16 logits) or double.
@@ -181,10 +218,14 @@ std::tuple<at::Tensor, at::Tensor> hdl_fused_cpu_impl(
     bool allow_vectorised);
 }  // namespace
 
-bool hdl_cpu_table_is_tree(const at::Tensor& ancestors) {
+std::tuple<int64_t, int64_t> hdl_cpu_table_chains(const at::Tensor& ancestors) {
   TORCH_CHECK(ancestors.dim() == 2 && ancestors.device().is_cpu() && ancestors.is_contiguous(),
-              "hdl_cpu_table_is_tree: a contiguous [N, K] CPU table");
-  return detect_tree(build_csr(ancestors), ancestors.size(0)).first.defined();
+              "hdl_cpu_table_chains: a contiguous [N, K] CPU table");
+  const AncestorChains chains = build_chains(build_csr(ancestors), ancestors.size(0));
+  const int32_t* base = chains.base.data_ptr<int32_t>();
+  const int64_t with_base = std::count_if(base, base + ancestors.size(0),
+                                          [](int32_t b) { return b >= 0; });
+  return {with_base, chains.res_slot.numel()};
 }
 
 std::string hdl_cpu_isa() { return hdl_block_avx2_supported() ? "avx2" : "scalar"; }
@@ -217,9 +258,10 @@ std::tuple<at::Tensor, at::Tensor> hdl_fused_cpu_impl(
   const int32_t* col = csr.col.data_ptr<int32_t>();
 
   if (vectorised) {
-    const auto tree = detect_tree(csr, n);
+    const AncestorChains chains = build_chains(csr, n);
     const int64_t stride =  // + 8: room to align to 32 bytes
-        hdl_block_work_floats(n, loss_elements.defined(), grad_output.has_value()) + 8;
+        hdl_block_work_floats(n, chains.num_slots, loss_elements.defined(),
+                              grad_output.has_value()) + 8;
     const int elem = static_cast<int>(student.element_size());
     const int64_t workers = std::min(threads, num_tasks);
     auto work = at::empty({workers, stride}, at::kFloat);
@@ -237,10 +279,12 @@ std::tuple<at::Tensor, at::Tensor> hdl_fused_cpu_impl(
       args.dtype = block_dtype(dtype);
       args.rows = static_cast<int>(std::min<int64_t>(kBlockRows, batch - row0));
       args.n = n;
-      args.row_ptr = row_ptr;
-      args.col = col;
-      args.tree_parent = tree.first.defined() ? tree.first.data_ptr<int32_t>() : nullptr;
-      args.tree_order = tree.second.defined() ? tree.second.data_ptr<int32_t>() : nullptr;
+      args.base = chains.base.data_ptr<int32_t>();
+      args.order = chains.order.data_ptr<int32_t>();
+      args.res_ptr = chains.res_ptr.data_ptr<int32_t>();
+      args.res_slot = chains.res_slot.data_ptr<int32_t>();
+      args.slot = chains.slot.data_ptr<int32_t>();
+      args.num_slots = chains.num_slots;
       args.weights = weights.has_value() ? weights->data_ptr<float>() : nullptr;
       args.inv_temperature = static_cast<float>(1.0 / temperature);
       args.loss_scale = static_cast<float>(temperature * temperature);

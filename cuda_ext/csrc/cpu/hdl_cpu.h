@@ -50,9 +50,10 @@ std::tuple<at::Tensor, at::Tensor> hdl_fused_cpu_scalar(
     const c10::optional<at::Tensor>& weights, double temperature, int64_t reduction,
     const c10::optional<at::Tensor>& grad_output, bool compute_loss, bool compute_grad);
 
-// True when the table is a forest (one parent per concept): the CPU kernel then uses the
-// parent recurrence instead of walking each row.
-bool hdl_cpu_table_is_tree(const at::Tensor& ancestors);
+// How the vectorised CPU kernel walks the table: (concepts built on a base concept, residual
+// entries). A forest has N - (number of roots) and 0: one gather per concept, against the
+// whole row each.
+std::tuple<int64_t, int64_t> hdl_cpu_table_chains(const at::Tensor& ancestors);
 
 // The instruction set the CPU kernel uses on this machine ("avx2" or "scalar").
 std::string hdl_cpu_isa();

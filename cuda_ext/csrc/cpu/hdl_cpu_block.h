@@ -29,10 +29,14 @@ struct HdlBlockArgs {
   int dtype;                // HdlDtype
   int rows;                 // 1..kBlockRows valid rows in this block
   int64_t n;                // concepts N
-  const int32_t* row_ptr;   // [N + 1] CSR of the ancestor table with the -1 padding removed
-  const int32_t* col;       // [nnz]
-  const int32_t* tree_parent;  // [N] parent (or -1) when the table is a tree, else nullptr
-  const int32_t* tree_order;   // [N] concepts with every parent before its children
+  // The table as chains (hdl_cpu.cpp, build_chains): ls[c] = s[c] + ls[base[c]] + the
+  // residual terms, computed in `order` (bases first).
+  const int32_t* base;      // [N] base concept, or -1
+  const int32_t* order;     // [N] every base before the concepts built on it
+  const int32_t* res_ptr;   // [N + 1] residual entries of c: res_slot[res_ptr[c] ..]
+  const int32_t* res_slot;  // [E] slot of each residual entry's concept
+  const int32_t* slot;      // [N] slot of the concepts that are residuals of others, or -1
+  int64_t num_slots;        // S
   const float* weights;     // [N] or nullptr (all ones)
   float inv_temperature;    // 1 / T
   float loss_scale;         // T^2
@@ -41,8 +45,9 @@ struct HdlBlockArgs {
 };
 
 // Floats of scratch one call needs: 32 per concept (rounded up to 8 concepts), plus 8 for
-// the loss elements of reduction none and 8 for grad_output.
-int64_t hdl_block_work_floats(int64_t n, bool loss_elements, bool grad_output);
+// the loss elements of reduction none and 8 for grad_output, plus 24 per slot.
+int64_t hdl_block_work_floats(int64_t n, int64_t num_slots, bool loss_elements,
+                              bool grad_output);
 
 // True when this CPU runs the AVX2 block kernel.
 bool hdl_block_avx2_supported();

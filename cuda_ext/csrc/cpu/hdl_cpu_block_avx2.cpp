@@ -7,12 +7,14 @@
 //
 //   1. for each concept a (8x8 tiles transposed in registers, converted to float32):
 //        s_a = log sigma(z_a / T)   t_a = log sigma(y_a / T)   d_a = sigma(-z_a / T) / T
-//   2. for each concept c:  ls = sum_{a in A[c]} s_a,  lt = sum_{a in A[c]} t_a
+//   2. the log-marginals ls = sum_{a in A[c]} s_a (and lt) along the table's chains
+//      (hdl_cpu.cpp, build_chains): ls[c] = s[c] + ls[base] + the residual terms, bases
+//      first, in place; then for each concept c
 //        p = e^lt, q = e^ls,  L = T^2 w_c (p (lt - ls) + (1-p)(log(1-p) - log(1-q)))
 //        g = dL/dls = T^2 w_c ((1-p) q / (1-q) - p)            (times 1/B or grad_output)
-//        acc_a += g  for a in A[c]                               (the sum over descendants)
-//      For a tree (one parent each), ls[c] = s[c] + ls[parent] in topological order and
-//      acc[parent] += acc[c] in reverse order replace the gathers and scatters over A[c].
+//      and the sum over descendants acc_a = sum_{c : a in A[c]} g_c runs the chains
+//      backwards: acc[base] += acc[c] (concepts built on others first), and each residual
+//      entry adds acc[c] to its concept's total.
 //   3. dz_a = acc_a * d_a, transposed back into the rows of the gradient.
 //
 // acc holds dL/dls * 2^-64 and d holds sigma(-z/T) / T * 2^64 (exact power-of-two scalings):
@@ -24,9 +26,10 @@
 // NaN.
 #include "hdl_cpu_block.h"
 
-int64_t hdl_block_work_floats(int64_t n, bool loss_elements, bool grad_output) {
+int64_t hdl_block_work_floats(int64_t n, int64_t num_slots, bool loss_elements,
+                              bool grad_output) {
   const int64_t n8 = (n + 7) / 8 * 8;  // st [n8][16]; d, acc [, loss] [, grad_output] [n8][8]
-  return (32 + (loss_elements ? 8 : 0) + (grad_output ? 8 : 0)) * n8;
+  return (32 + (loss_elements ? 8 : 0) + (grad_output ? 8 : 0)) * n8 + 24 * num_slots;
 }
 
 #if defined(__x86_64__) || defined(_M_X64)
@@ -297,11 +300,13 @@ double hdl_block_avx2(const HdlBlockArgs& args) {
   const int64_t n8 = (n + 7) / 8 * 8;
   const int rows = args.rows;
   const bool want_grad = args.grad != nullptr;
-  float* st = args.work;          // [n8][16]: s (lanes 0-7) then t (lanes 8-15); tree: g
+  float* st = args.work;          // [n8][16]: s (lanes 0-7) then t (8-15); later ls, lt; g
   float* dsig = st + 16 * n8;     // [n8][8]: sigma(-z / T) / T * 2^64
   float* acc = dsig + 8 * n8;     // [n8][8]: dL/dls * 2^-64 summed over descendants
   float* loss_el = acc + 8 * n8;  // [n8][8], only with args.loss_elements
   float* gout = loss_el + (args.loss_elements != nullptr ? 8 * n8 : 0);  // [n8][8]
+  float* slot_terms = gout + (args.grad_output != nullptr ? 8 * n8 : 0);  // [S][16]: s, t
+  float* slot_extra = slot_terms + 16 * args.num_slots;  // [S][8]: residual sums of acc
   const v8 inv_t = set1(args.inv_temperature);
   const v8 dsig_scale = set1(args.inv_temperature / kGradShift);  // undoes the 2^-64 shift
 
@@ -330,66 +335,46 @@ double hdl_block_avx2(const HdlBlockArgs& args) {
     }
   }
 
-  // 2. log-marginals, loss, dL/dls and the sum over descendants, kChunk concepts at a time:
-  //   a. gather the chunk's log-marginals into a small L1 buffer (one load per index);
-  //   b. the chunk's math, two concepts in lockstep: independent chains overlap, where one
-  //      fused loop per concept was latency-bound;
-  //   c. scatter the chunk's dL/dls (one load-add-store per index).
-  // The hot set is then s/t and acc (24 floats per concept and row block). For a tree, (a)
-  // is ls[c] = s[c] + ls[parent] over the whole table first (parents first, in place) and
-  // (c) is acc[parent] += acc[c] at the end (children first).
-  const bool tree = args.tree_parent != nullptr;
-  if (tree) {
-    for (int64_t i = 0; i < n; ++i) {
-      const int32_t c = args.tree_order[i], parent = args.tree_parent[c];
-      if (parent < 0) continue;
-      float* dst = st + 16 * static_cast<int64_t>(c);
-      const float* src = st + 16 * static_cast<int64_t>(parent);
-      _mm256_store_ps(dst, _mm256_add_ps(_mm256_load_ps(dst), _mm256_load_ps(src)));
-      _mm256_store_ps(dst + 8, _mm256_add_ps(_mm256_load_ps(dst + 8), _mm256_load_ps(src + 8)));
-    }
+  // 2. the log-marginals along the chains, in place: a concept's own terms are kept aside
+  // first where another concept has it as a residual term.
+  for (int64_t c = 0; c < n; ++c) {
+    const int32_t k = args.slot[c];
+    if (k < 0) continue;
+    _mm256_store_ps(slot_terms + 16 * k, _mm256_load_ps(st + 16 * c));
+    _mm256_store_ps(slot_terms + 16 * k + 8, _mm256_load_ps(st + 16 * c + 8));
   }
+  for (int64_t i = 0; i < n; ++i) {
+    const int64_t c = args.order[i], b = args.base[c];
+    float* dst = st + 16 * c;
+    v8 ls = _mm256_load_ps(dst), lt = _mm256_load_ps(dst + 8);
+    if (b >= 0) {
+      ls = _mm256_add_ps(ls, _mm256_load_ps(st + 16 * b));
+      lt = _mm256_add_ps(lt, _mm256_load_ps(st + 16 * b + 8));
+    }
+    for (int32_t j = args.res_ptr[c]; j < args.res_ptr[c + 1]; ++j) {
+      const float* src = slot_terms + 16 * static_cast<int64_t>(args.res_slot[j]);
+      ls = _mm256_add_ps(ls, _mm256_load_ps(src));
+      lt = _mm256_add_ps(lt, _mm256_load_ps(src + 8));
+    }
+    _mm256_store_ps(dst, ls);
+    _mm256_store_ps(dst + 8, lt);
+  }
+
+  // Loss and dL/dls, two concepts in lockstep (independent chains overlap, where one
+  // concept at a time was latency-bound); dL/dls overwrites ls, lt (no longer needed). The
+  // loss is summed in float32 over kChunk concepts, then in float64.
   constexpr int64_t kChunk = 64;
-  alignas(32) float marginal_chunk[kChunk][16];  // ls then lt (DAG tables)
-  alignas(32) float grad_chunk[kChunk][8];       // g = dL/dls (DAG tables)
   const bool sum_loss = args.loss_elements == nullptr;
   const v8 t2 = set1(args.loss_scale);
   const v8 grad_scale = set1(args.grad_scale);
   __m256d total_lo = _mm256_setzero_pd(), total_hi = _mm256_setzero_pd();
   for (int64_t c0 = 0; c0 < n; c0 += kChunk) {
     const int64_t count = c0 + kChunk < n ? kChunk : n - c0;
-    if (!tree) {  // a.
-      for (int64_t i = 0; i < count; ++i) {
-        v8 ls0 = _mm256_setzero_ps(), lt0 = _mm256_setzero_ps();
-        v8 ls1 = _mm256_setzero_ps(), lt1 = _mm256_setzero_ps();
-        const int32_t* k = args.col + args.row_ptr[c0 + i];
-        const int32_t* end = args.col + args.row_ptr[c0 + i + 1];
-        for (; k + 1 < end; k += 2) {  // two chains of adds: half the latency
-          const float* src0 = st + 16 * static_cast<int64_t>(k[0]);
-          const float* src1 = st + 16 * static_cast<int64_t>(k[1]);
-          ls0 = _mm256_add_ps(ls0, _mm256_load_ps(src0));
-          lt0 = _mm256_add_ps(lt0, _mm256_load_ps(src0 + 8));
-          ls1 = _mm256_add_ps(ls1, _mm256_load_ps(src1));
-          lt1 = _mm256_add_ps(lt1, _mm256_load_ps(src1 + 8));
-        }
-        if (k < end) {
-          const float* src0 = st + 16 * static_cast<int64_t>(k[0]);
-          ls0 = _mm256_add_ps(ls0, _mm256_load_ps(src0));
-          lt0 = _mm256_add_ps(lt0, _mm256_load_ps(src0 + 8));
-        }
-        _mm256_store_ps(marginal_chunk[i], _mm256_add_ps(ls0, ls1));
-        _mm256_store_ps(marginal_chunk[i] + 8, _mm256_add_ps(lt0, lt1));
-      }
-      if (count % 2 == 1) {  // b. reads concepts in pairs: define the padding
-        _mm256_store_ps(marginal_chunk[count], _mm256_setzero_ps());
-        _mm256_store_ps(marginal_chunk[count] + 8, _mm256_setzero_ps());
-      }
-    }
-    v8 partial = _mm256_setzero_ps();  // flushed to double once per chunk
-    for (int64_t i = 0; i < count; i += 2) {  // b. (for a tree, st has n8 >= c0 + i + 2 rows)
+    v8 partial = _mm256_setzero_ps();
+    for (int64_t i = 0; i < count; i += 2) {  // st has n8 >= c0 + i + 2 rows
       v8 ls[2], lt[2], scale[2], loss[2], dls[2];
       for (int u = 0; u < 2; ++u) {
-        const float* src = tree ? st + 16 * (c0 + i + u) : marginal_chunk[i + u];
+        const float* src = st + 16 * (c0 + i + u);
         ls[u] = _mm256_load_ps(src);
         lt[u] = _mm256_load_ps(src + 8);
         const bool real = i + u < count;
@@ -407,31 +392,38 @@ double hdl_block_avx2(const HdlBlockArgs& args) {
         if (!want_grad) continue;
         v8 g = _mm256_mul_ps(dls[u], grad_scale);
         if (args.grad_output != nullptr) g = _mm256_mul_ps(g, _mm256_load_ps(gout + 8 * c));
-        _mm256_store_ps(tree ? st + 16 * c : grad_chunk[i + u], g);  // tree: s, t are done
+        _mm256_store_ps(st + 16 * c, g);
       }
     }
     total_lo = _mm256_add_pd(total_lo, _mm256_cvtps_pd(_mm256_castps256_ps128(partial)));
     total_hi = _mm256_add_pd(total_hi, _mm256_cvtps_pd(_mm256_extractf128_ps(partial, 1)));
-    if (want_grad && !tree) {  // c.
-      for (int64_t i = 0; i < count; ++i) {
-        const v8 g = _mm256_load_ps(grad_chunk[i]);
-        for (int32_t j = args.row_ptr[c0 + i]; j < args.row_ptr[c0 + i + 1]; ++j) {
-          float* dst = acc + 8 * static_cast<int64_t>(args.col[j]);
-          _mm256_store_ps(dst, _mm256_add_ps(_mm256_load_ps(dst), g));
-        }
+  }
+
+  // The sum over descendants, the chains backwards: acc[c] is complete when c is reached
+  // (the concepts built on it come later in `order`); the residual entries' sums go aside
+  // and join their concepts' totals at the end (they must not flow down those chains).
+  if (want_grad) {
+    for (int64_t k = 0; k < args.num_slots; ++k)
+      _mm256_store_ps(slot_extra + 8 * k, _mm256_setzero_ps());
+    for (int64_t i = n - 1; i >= 0; --i) {
+      const int64_t c = args.order[i], b = args.base[c];
+      float* mine = acc + 8 * c;
+      const v8 total = _mm256_add_ps(_mm256_load_ps(mine), _mm256_load_ps(st + 16 * c));
+      _mm256_store_ps(mine, total);
+      if (b >= 0) {
+        float* dst = acc + 8 * b;
+        _mm256_store_ps(dst, _mm256_add_ps(_mm256_load_ps(dst), total));
+      }
+      for (int32_t j = args.res_ptr[c]; j < args.res_ptr[c + 1]; ++j) {
+        float* dst = slot_extra + 8 * static_cast<int64_t>(args.res_slot[j]);
+        _mm256_store_ps(dst, _mm256_add_ps(_mm256_load_ps(dst), total));
       }
     }
-  }
-  if (want_grad && tree) {  // c. (tree): children first, so acc[c] is complete at c
-    for (int64_t i = n - 1; i >= 0; --i) {
-      const int32_t c = args.tree_order[i], parent = args.tree_parent[c];
-      float* mine = acc + 8 * static_cast<int64_t>(c);
-      const v8 total = _mm256_add_ps(_mm256_load_ps(mine),
-                                     _mm256_load_ps(st + 16 * static_cast<int64_t>(c)));
-      _mm256_store_ps(mine, total);
-      if (parent < 0) continue;
-      float* dst = acc + 8 * static_cast<int64_t>(parent);
-      _mm256_store_ps(dst, _mm256_add_ps(_mm256_load_ps(dst), total));
+    for (int64_t c = 0; c < n; ++c) {
+      const int32_t k = args.slot[c];
+      if (k < 0) continue;
+      float* dst = acc + 8 * c;
+      _mm256_store_ps(dst, _mm256_add_ps(_mm256_load_ps(dst), _mm256_load_ps(slot_extra + 8 * k)));
     }
   }
 
