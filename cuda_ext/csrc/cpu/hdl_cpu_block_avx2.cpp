@@ -345,6 +345,7 @@ double hdl_block_avx2(const HdlBlockArgs& args) {
   }
   for (int64_t i = 0; i < n; ++i) {
     const int64_t c = args.order[i], b = args.base[c];
+    if (b < 0 && args.res_ptr[c] == args.res_ptr[c + 1]) continue;  // a root: ls = s
     float* dst = st + 16 * c;
     v8 ls = _mm256_load_ps(dst), lt = _mm256_load_ps(dst + 8);
     if (b >= 0) {
