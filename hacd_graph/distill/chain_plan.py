@@ -31,7 +31,9 @@ contiguous and their :math:`T` sum is a segmented scan without atomics.
 The plan is exact for any table the HDL accepts: a concept gets a base only where the
 base's row (free of repeated entries) is contained in its own and strictly shorter, so
 tables that are not closed under ancestors, repeat entries or hold cycles simply get fewer
-chains (a concept without a base gathers its whole row as residual terms).
+chains (a concept without a base gathers its whole row as residual terms). The CPU
+extension splits tables by the same rule (``build_chains`` in
+``cuda_ext/csrc/cpu/hdl_cpu.cpp``; a test holds the two together).
 """
 
 from __future__ import annotations
