@@ -147,7 +147,9 @@ class HDLFunction(torch.autograd.Function):
         if grad is None:  # a second backward through a retained graph: compute it again
             _, grad = extension.hdl_fused(student, teacher, ancestors, weights, ctx.temperature,
                                           REDUCTION_CODES[ctx.reduction], None, False, True)
-        if not torch.equal(grad_loss, torch.ones_like(grad_loss)):  # loss * c, ...
+        # loss * c, ...: scale. Skipping the scale for an incoming 1 is checked on CPU only;
+        # on a GPU the check would make the host wait for the device.
+        if grad.is_cuda or not torch.equal(grad_loss, torch.ones_like(grad_loss)):
             grad.mul_(grad_loss.to(grad.dtype))
         return None, grad, None, None, None, None, None
 

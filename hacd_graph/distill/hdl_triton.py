@@ -474,37 +474,40 @@ def hdl_rows(
 # ----------------------------------------------------------------------------- autograd
 class HDLTritonFunction(torch.autograd.Function):
     """Forward computes the loss and, for a scalar loss, the gradient in the same pass;
-    backward is then a scale. For ``"none"`` the backward reruns the kernel with the
+    backward then scales it in place. For ``"none"`` the backward reruns the kernel with the
     incoming per-element gradient."""
 
     @staticmethod
     def forward(ctx, student, teacher, ancestors, weights, temperature, reduction):
         plan = chain_plan(ancestors)
-        rows = student.shape[0]
-        need_grad = ctx.needs_input_grad[0]
-        ctx.reduction = reduction
+        ctx.plan, ctx.temperature, ctx.reduction = plan, temperature, reduction
+        ctx.save_for_backward(student, teacher, weights)
         if reduction == "none":
             loss, _ = hdl_rows(student, teacher, plan, weights, temperature,
                                LOSS_PER_ELEMENT, None)
-            ctx.plan, ctx.temperature = plan, temperature
-            ctx.save_for_backward(student, teacher, weights)
             return loss.to(student.dtype)
-        row_scale = 1.0 / rows if reduction == "batchmean" else 1.0
-        row_loss, grad = hdl_rows(student, teacher, plan, weights, temperature,
-                                  LOSS_PER_ROW, row_scale if need_grad else None)
-        ctx.save_for_backward(grad)
-        return (row_loss.sum() * row_scale).to(student.dtype)
+        ctx.row_scale = 1.0 / student.shape[0] if reduction == "batchmean" else 1.0
+        row_loss, ctx.grad = hdl_rows(student, teacher, plan, weights, temperature,
+                                      LOSS_PER_ROW,
+                                      ctx.row_scale if ctx.needs_input_grad[0] else None)
+        return (row_loss.sum() * ctx.row_scale).to(student.dtype)
 
     @staticmethod
+    @torch.autograd.function.once_differentiable
     def backward(ctx, grad_output):
+        student, teacher, weights = ctx.saved_tensors
         if ctx.reduction == "none":
-            student, teacher, weights = ctx.saved_tensors
             _, grad = hdl_rows(student, teacher, ctx.plan, weights, ctx.temperature,
                                LOSS_SKIP, 1.0, grad_output.float().contiguous())
-        else:
-            (grad,) = ctx.saved_tensors
-            if not torch.equal(grad_output, torch.ones_like(grad_output)):  # loss * c, ...
-                grad = grad * grad_output.to(grad.dtype)
+            return grad, None, None, None, None, None
+        grad, ctx.grad = ctx.grad, None  # hand the buffer over: scaled in place, not copied
+        if grad is None:  # a second backward through a retained graph: compute it again
+            _, grad = hdl_rows(student, teacher, ctx.plan, weights, ctx.temperature,
+                               LOSS_SKIP, ctx.row_scale)
+        # loss * c, ...: scale (on a GPU always: checking for an incoming 1 would make the
+        # host wait for the device)
+        if grad.is_cuda or not torch.equal(grad_output, torch.ones_like(grad_output)):
+            grad.mul_(grad_output.to(grad.dtype))
         return grad, None, None, None, None, None
 
 

@@ -144,3 +144,19 @@ def test_triton_matches_reference_large(hdl_triton, dag_table, dtype):
     student, teacher = make_logits(2, 4099, dtype, seed=16)
     check_against_reference("triton", student, teacher, ancestors, torch.rand(4099), 1.5,
                             "batchmean")
+
+
+def test_triton_second_backward_through_a_retained_graph(hdl_triton, dag_table):
+    """The first backward scales the forward's gradient in place; a second one recomputes."""
+    ancestors = dag_table(60, 6, seed=21)
+    student, teacher = make_logits(3, 60, seed=22)
+    leaf = student.clone().requires_grad_(True)
+    loss = hierarchical_distillation_loss(leaf, teacher, ancestors, backend="triton")
+    (3 * loss).backward(retain_graph=True)
+    first, leaf.grad = leaf.grad, None
+    loss.backward()
+    exact = student.clone().requires_grad_(True)
+    hdl_reference(exact, teacher, ancestors).backward()
+    tolerance = GRAD_TOLERANCE[torch.float32]
+    assert_close_scaled(first, 3 * exact.grad, tolerance, "gradient of 3 L")
+    assert_close_scaled(leaf.grad, exact.grad, tolerance, "gradient of L, second backward")
