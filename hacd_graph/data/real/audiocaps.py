@@ -10,7 +10,13 @@ from typing import TYPE_CHECKING
 
 from hacd_graph.data.audio_io import SkipReport
 from hacd_graph.data.real.audioset import read_segments, segment_stems
-from hacd_graph.data.real.clips import AudioIndex, RealClip, missing, read_csv_rows
+from hacd_graph.data.real.clips import (
+    AudioIndex,
+    RealClip,
+    concepts_for_mids,
+    missing,
+    read_csv_rows,
+)
 
 if TYPE_CHECKING:
     from hacd_graph.ach import ConceptHierarchy
@@ -38,7 +44,8 @@ def load_audiocaps(
 
     Returns:
         (clips, report of skipped clips; a clip absent from ``segments_csvs`` gets empty
-        labels and is counted as ``"no_labels"``).
+        labels and is counted as ``"no_labels"``; ``"unmapped_label"`` counts the loaded
+        clips' MIDs that map to no concept, which are left out of their labels).
     """
     path = Path(captions_csv)
     if not path.exists():
@@ -49,7 +56,7 @@ def load_audiocaps(
         key = (row["youtube_id"], float(row["start_time"]))
         groups.setdefault(key, []).append(row["caption"].strip())
         first_line.setdefault(key, number)
-    labels_of: dict[tuple[str, float], list[str]] = {}
+    mids_of: dict[tuple[str, float], list[str]] = {}
     if segments_csvs:
         if ach is None:
             raise ValueError("segments_csvs need the hierarchy (ach) to map their labels")
@@ -59,8 +66,7 @@ def load_audiocaps(
         resolver = MidResolver(ach, ontology)
         for seg in segments_csvs:
             for ytid, start, _end, mids, _ in read_segments(seg):
-                concepts = {i for m in mids for i in resolver.resolve(m)[0]}
-                labels_of[(ytid, start)] = close_ids(ach, concepts)
+                mids_of[(ytid, start)] = mids
     index = AudioIndex(audio_dir)
     report = SkipReport()
     clips = []
@@ -74,7 +80,8 @@ def load_audiocaps(
                 skip_missing,
             )
             continue
-        labels = labels_of.get((ytid, start), [])
+        mids = mids_of.get((ytid, start), [])
+        labels = close_ids(ach, concepts_for_mids(resolver, mids, report)) if mids else []
         if segments_csvs and not labels:
             report.counts["no_labels"] += 1
         clips.append(

@@ -102,10 +102,13 @@ def test_audiocaps_with_audioset_labels(tmp_path, meta_dir, ach, tone_writer):
     seg = tmp_path / "segments.csv"
     seg.write_text(
         "# YTID, start_seconds, end_seconds, positive_labels\n"
-        + "".join(f'{y},{s},{float(s) + 10:g},"/m/09x0r"\n' for y, s in clips_keys[:-1])
+        + "".join(f'{y},{s},{float(s) + 10:g},"/m/09x0r,/m/not_a_mid"\n'
+                  for y, s in clips_keys[:-1])
+        + 'elsewhere,0,10,"/m/also_not_a_mid"\n'  # a segment of no loaded clip
     )
     clips, report = load_audiocaps(csv_path, tmp_path / "audio", ach, (seg,))
     assert len(clips) == len(clips_keys)
     assert sum(len(c.captions) for c in clips) == len(rows)
     assert "hacd:speech" in clips[0].labels and _closed(ach, clips[0].labels)
     assert clips[-1].labels == [] and report.counts["no_labels"] == 1
+    assert report.counts["unmapped_label"] == len(clips_keys) - 1  # the loaded clips' only
