@@ -64,7 +64,8 @@ void check_args(const at::Tensor& student, const at::Tensor& teacher,
 std::tuple<at::Tensor, at::Tensor> hdl_fused(
     const at::Tensor& student, const at::Tensor& teacher, const at::Tensor& ancestors,
     const c10::optional<at::Tensor>& weights, double temperature, int64_t reduction,
-    const c10::optional<at::Tensor>& grad_output, bool compute_loss, bool compute_grad) {
+    const c10::optional<at::Tensor>& grad_output, bool compute_loss, bool compute_grad,
+    const std::vector<at::Tensor>& chains) {
   check_args(student, teacher, ancestors, weights, temperature, reduction, grad_output,
              compute_grad);
   if (student.is_cuda()) {
@@ -77,7 +78,7 @@ std::tuple<at::Tensor, at::Tensor> hdl_fused(
   }
   TORCH_CHECK(student.device().is_cpu(), "hdl_fused: unsupported device ", student.device());
   return hdl_fused_cpu(student, teacher, ancestors, weights, temperature, reduction,
-                       grad_output, compute_loss, compute_grad);
+                       grad_output, compute_loss, compute_grad, chains);
 }
 
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
@@ -86,7 +87,7 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
         pybind11::arg("student"), pybind11::arg("teacher"), pybind11::arg("ancestors"),
         pybind11::arg("weights"), pybind11::arg("temperature"), pybind11::arg("reduction"),
         pybind11::arg("grad_output"), pybind11::arg("compute_loss"),
-        pybind11::arg("compute_grad"));
+        pybind11::arg("compute_grad"), pybind11::arg("chains") = std::vector<at::Tensor>());
   m.def(
       "hdl_fused_cpu_scalar",
       [](const at::Tensor& student, const at::Tensor& teacher, const at::Tensor& ancestors,
@@ -99,8 +100,6 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
                                     reduction, grad_output, compute_loss, compute_grad);
       },
       "hdl_fused on CPU restricted to the portable scalar kernel (for tests)");
-  m.def("table_chains", &hdl_cpu_table_chains,
-        "(concepts built on a base, residual entries) of the CPU kernel's chains");
   m.def("cpu_isa", &hdl_cpu_isa, "Instruction set the CPU kernel uses here");
   m.attr("REDUCTION_NONE") = kReductionNone;
   m.attr("REDUCTION_SUM") = kReductionSum;

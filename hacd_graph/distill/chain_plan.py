@@ -31,9 +31,8 @@ contiguous and their :math:`T` sum is a segmented scan without atomics.
 The plan is exact for any table the HDL accepts: a concept gets a base only where the
 base's row (free of repeated entries) is contained in its own and strictly shorter, so
 tables that are not closed under ancestors, repeat entries or hold cycles simply get fewer
-chains (a concept without a base gathers its whole row as residual terms). The CPU
-extension splits tables by the same rule (``build_chains`` in
-``cuda_ext/csrc/cpu/hdl_cpu.cpp``; a test holds the two together).
+chains (a concept without a base gathers its whole row as residual terms). The Triton
+kernel and the CPU extension's vectorised kernel both walk this plan.
 """
 
 from __future__ import annotations
@@ -96,6 +95,10 @@ class ChainPlan:
     @property
     def num_concepts(self) -> int:
         return int(self.order.numel())
+
+    def cpu_tensors(self) -> list[Tensor]:
+        """The tensors the CPU extension's ``hdl_fused(..., chains=...)`` takes."""
+        return [self.order, self.base, self.residual_t, self.residual_count, self.slot]
 
     def gathers_per_concept(self) -> float:
         """Marginal gathers per concept (base + residuals) that replace ``K`` table gathers."""

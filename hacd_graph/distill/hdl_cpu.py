@@ -30,6 +30,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from hacd_graph.distill.chain_plan import chain_plan
 from hacd_graph.distill.hdl_reference import hdl_reference
 
 CSRC = Path(__file__).resolve().parents[2] / "cuda_ext" / "csrc"
@@ -126,10 +127,13 @@ class HDLFunction(torch.autograd.Function):
     def forward(ctx: Any, extension: Any, student: Tensor, teacher: Tensor, ancestors: Tensor,
                 weights: Tensor | None, temperature: float, reduction: str) -> Tensor:
         fused_grad = reduction != "none" and ctx.needs_input_grad[1]
+        chains = chain_plan(ancestors).cpu_tensors() if student.device.type == "cpu" else []
         loss, grad = extension.hdl_fused(student, teacher, ancestors, weights, temperature,
-                                         REDUCTION_CODES[reduction], None, True, fused_grad)
+                                         REDUCTION_CODES[reduction], None, True, fused_grad,
+                                         chains)
         ctx.save_for_backward(student, teacher, ancestors, weights)
         ctx.extension, ctx.temperature, ctx.reduction = extension, temperature, reduction
+        ctx.chains = chains
         ctx.grad = grad if fused_grad else None
         return loss
 
@@ -141,12 +145,14 @@ class HDLFunction(torch.autograd.Function):
         if ctx.reduction == "none":
             acc_dtype = torch.float64 if student.dtype == torch.float64 else torch.float32
             _, grad = extension.hdl_fused(student, teacher, ancestors, weights, ctx.temperature,
-                                          0, grad_loss.to(acc_dtype).contiguous(), False, True)
+                                          0, grad_loss.to(acc_dtype).contiguous(), False, True,
+                                          ctx.chains)
             return None, grad, None, None, None, None, None
         grad, ctx.grad = ctx.grad, None  # hand the buffer over: scaled in place, not copied
         if grad is None:  # a second backward through a retained graph: compute it again
             _, grad = extension.hdl_fused(student, teacher, ancestors, weights, ctx.temperature,
-                                          REDUCTION_CODES[ctx.reduction], None, False, True)
+                                          REDUCTION_CODES[ctx.reduction], None, False, True,
+                                          ctx.chains)
         # loss * c, ...: scale. Skipping the scale for an incoming 1 is checked on CPU only;
         # on a GPU the check would make the host wait for the device.
         if grad.is_cuda or not torch.equal(grad_loss, torch.ones_like(grad_loss)):

@@ -1,9 +1,10 @@
 // The fused hierarchical distillation loss on CPU (contract in hdl_cpu.h).
 //
 // Rows are split over threads (at::parallel_for, OpenMP). float32/float16/bfloat16 rows go
-// eight at a time through the AVX2 block kernel (hdl_cpu_block_avx2.cpp) when the CPU has
-// AVX2+FMA+F16C; float64 rows, and every row on other CPUs, go one at a time through the
-// portable scalar kernel below, which is also the readable statement of the algorithm.
+// eight at a time through the AVX2 block kernel (hdl_cpu_block_avx2.cpp), which walks the
+// table's chain plan, when the CPU has AVX2+FMA+F16C and the plan is given; float64 rows,
+// and every row otherwise, go one at a time through the portable scalar kernel below, which
+// is also the readable statement of the algorithm.
 #include "hdl_cpu.h"
 
 #include <ATen/Dispatch.h>
@@ -52,86 +53,6 @@ AncestorCsr build_csr_typed(const at::Tensor& ancestors) {
 AncestorCsr build_csr(const at::Tensor& ancestors) {
   return ancestors.scalar_type() == at::kInt ? build_csr_typed<int32_t>(ancestors)
                                              : build_csr_typed<int64_t>(ancestors);
-}
-
-// The ancestor table as chains, by the rule of hacd_graph/distill/chain_plan.py: the
-// log-marginal of c is that of its base b plus its own term plus its residual terms, the
-// entries of row c that are neither c (its first occurrence) nor in row b. The base is the
-// entry with the longest row among c's other entries, kept when that row is shorter than
-// c's, contained in it and neither row repeats an entry; a concept without a base has every
-// other entry of its row as residual terms. Exact for every table the HDL accepts; a tree
-// has no residual terms, and the benchmark's random DAGs about 0.1 per concept.
-struct AncestorChains {
-  at::Tensor base;      // [N] base concept, or -1
-  at::Tensor order;     // [N] concepts by row length: every base before the concepts on it
-  at::Tensor res_ptr;   // [N + 1] residual entries of c: res_slot[res_ptr[c] .. res_ptr[c + 1])
-  at::Tensor res_slot;  // [E] the slot of each residual entry's concept
-  at::Tensor slot;      // [N] compact index of the concepts that are residuals of others, or -1
-  int64_t num_slots = 0;
-};
-
-AncestorChains build_chains(const AncestorCsr& csr, int64_t n) {
-  const int32_t* rp = csr.row_ptr.data_ptr<int32_t>();
-  const int32_t* col = csr.col.data_ptr<int32_t>();
-  auto length = [&](int64_t c) { return rp[c + 1] - rp[c]; };
-  auto holds = [&](int64_t c, int32_t a) {
-    for (int32_t i = rp[c]; i < rp[c + 1]; ++i)
-      if (col[i] == a) return true;
-    return false;
-  };
-  std::vector<char> repeats(static_cast<size_t>(n), 0);
-  for (int64_t c = 0; c < n; ++c)
-    for (int32_t i = rp[c]; i < rp[c + 1] && !repeats[c]; ++i)
-      for (int32_t j = i + 1; j < rp[c + 1]; ++j) repeats[c] |= col[i] == col[j];
-
-  AncestorChains chains;
-  chains.base = at::empty({n}, at::kInt);
-  int32_t* base = chains.base.data_ptr<int32_t>();
-  int32_t max_len = 0;
-  for (int64_t c = 0; c < n; ++c) {
-    max_len = std::max(max_len, length(c));
-    int32_t best = -1;
-    for (int32_t i = rp[c]; i < rp[c + 1]; ++i)
-      if (col[i] != c && (best < 0 || length(col[i]) > length(best))) best = col[i];
-    bool ok = best >= 0 && length(best) < length(c) && !repeats[c] && !repeats[best];
-    for (int32_t i = ok ? rp[best] : 0; ok && i < rp[best + 1]; ++i) ok = holds(c, col[i]);
-    base[c] = ok ? best : -1;
-  }
-
-  chains.res_ptr = at::empty({n + 1}, at::kInt);
-  int32_t* res_ptr = chains.res_ptr.data_ptr<int32_t>();
-  std::vector<int32_t> entries;
-  chains.slot = at::empty({n}, at::kInt);
-  int32_t* slot = chains.slot.data_ptr<int32_t>();
-  std::fill(slot, slot + n, -1);
-  res_ptr[0] = 0;
-  for (int64_t c = 0; c < n; ++c) {
-    bool self_seen = false;
-    for (int32_t i = rp[c]; i < rp[c + 1]; ++i) {
-      const int32_t a = col[i];
-      if (a == c && !self_seen) {
-        self_seen = true;
-      } else if (base[c] < 0 || !holds(base[c], a)) {
-        entries.push_back(a);
-        slot[a] = 0;  // numbered below
-      }
-    }
-    res_ptr[c + 1] = static_cast<int32_t>(entries.size());
-  }
-  for (int64_t c = 0; c < n; ++c)
-    if (slot[c] == 0) slot[c] = static_cast<int32_t>(chains.num_slots++);
-  chains.res_slot = at::empty({static_cast<int64_t>(entries.size())}, at::kInt);
-  int32_t* res_slot = chains.res_slot.data_ptr<int32_t>();
-  for (size_t i = 0; i < entries.size(); ++i) res_slot[i] = slot[entries[i]];
-
-  // Counting sort by row length: a base's row is shorter than the rows built on it.
-  std::vector<int64_t> start(static_cast<size_t>(max_len) + 2, 0);
-  for (int64_t c = 0; c < n; ++c) ++start[length(c) + 1];
-  for (size_t i = 1; i < start.size(); ++i) start[i] += start[i - 1];
-  chains.order = at::empty({n}, at::kInt);
-  int32_t* order = chains.order.data_ptr<int32_t>();
-  for (int64_t c = 0; c < n; ++c) order[start[length(c)]++] = static_cast<int32_t>(c);
-  return chains;
 }
 
 // The scalar kernel for one row; acc_t is float (float32/16/bf16 logits) or double.
@@ -202,6 +123,20 @@ void for_each_task(int64_t num_tasks, int64_t workers, const Body& body) {
   });
 }
 
+// The chain plan of the table (hacd_graph/distill/chain_plan.py, ChainPlan): order, base,
+// residual_t, residual_count (by position) and slot (by concept), int32 CPU tensors.
+void check_chains(const std::vector<at::Tensor>& chains, int64_t n) {
+  TORCH_CHECK(chains.size() == 5,
+              "hdl_fused: chains must be the table's chain plan (order, base, residual_t, "
+              "residual_count, slot), got ", chains.size(), " tensors");
+  for (const at::Tensor& t : chains)
+    TORCH_CHECK(t.device().is_cpu() && t.scalar_type() == at::kInt && t.is_contiguous(),
+                "hdl_fused: chain plan tensors must be contiguous int32 CPU tensors");
+  TORCH_CHECK(chains[0].numel() == n && chains[1].numel() == n && chains[3].numel() == n &&
+                  chains[4].numel() == n && chains[2].dim() == 2 && chains[2].size(1) == n,
+              "hdl_fused: the chain plan does not match N = ", n);
+}
+
 int block_dtype(at::ScalarType dtype) {
   if (dtype == at::kHalf) return kHdlFloat16;
   if (dtype == at::kBFloat16) return kHdlBFloat16;
@@ -215,18 +150,8 @@ std::tuple<at::Tensor, at::Tensor> hdl_fused_cpu_impl(
     const at::Tensor& student, const at::Tensor& teacher, const at::Tensor& ancestors,
     const c10::optional<at::Tensor>& weights, double temperature, int64_t reduction,
     const c10::optional<at::Tensor>& grad_output, bool compute_loss, bool compute_grad,
-    bool allow_vectorised);
+    const std::vector<at::Tensor>& chains, bool allow_vectorised);
 }  // namespace
-
-std::tuple<int64_t, int64_t> hdl_cpu_table_chains(const at::Tensor& ancestors) {
-  TORCH_CHECK(ancestors.dim() == 2 && ancestors.device().is_cpu() && ancestors.is_contiguous(),
-              "hdl_cpu_table_chains: a contiguous [N, K] CPU table");
-  const AncestorChains chains = build_chains(build_csr(ancestors), ancestors.size(0));
-  const int32_t* base = chains.base.data_ptr<int32_t>();
-  const int64_t with_base = std::count_if(base, base + ancestors.size(0),
-                                          [](int32_t b) { return b >= 0; });
-  return {with_base, chains.res_slot.numel()};
-}
 
 std::string hdl_cpu_isa() { return hdl_block_avx2_supported() ? "avx2" : "scalar"; }
 
@@ -235,7 +160,7 @@ std::tuple<at::Tensor, at::Tensor> hdl_fused_cpu_impl(
     const at::Tensor& student, const at::Tensor& teacher, const at::Tensor& ancestors,
     const c10::optional<at::Tensor>& weights, double temperature, int64_t reduction,
     const c10::optional<at::Tensor>& grad_output, bool compute_loss, bool compute_grad,
-    bool allow_vectorised) {
+    const std::vector<at::Tensor>& chains, bool allow_vectorised) {
   const int64_t batch = student.size(0), n = student.size(1);
   const auto dtype = student.scalar_type();
   const auto acc_dtype = dtype == at::kDouble ? at::kDouble : at::kFloat;
@@ -246,21 +171,26 @@ std::tuple<at::Tensor, at::Tensor> hdl_fused_cpu_impl(
   at::Tensor grad = compute_grad ? at::empty({batch, n}, student.options()) : at::Tensor();
   at::Tensor loss;
   if (!compute_loss && !compute_grad) return {loss, grad};
-  const AncestorCsr csr = build_csr(ancestors);
   const double grad_scale =
       reduction == kReductionBatchmean ? 1.0 / static_cast<double>(std::max<int64_t>(batch, 1)) : 1.0;
-  const bool vectorised = allow_vectorised && dtype != at::kDouble && hdl_block_avx2_supported();
+  const bool vectorised = allow_vectorised && !chains.empty() && dtype != at::kDouble &&
+                          hdl_block_avx2_supported();
   const int64_t rows_per_task = vectorised ? kBlockRows : 1;
   const int64_t num_tasks = (batch + rows_per_task - 1) / rows_per_task;
   std::vector<double> partial(static_cast<size_t>(num_tasks), 0.0);
   const int64_t threads = at::get_num_threads();
-  const int32_t* row_ptr = csr.row_ptr.data_ptr<int32_t>();
-  const int32_t* col = csr.col.data_ptr<int32_t>();
 
   if (vectorised) {
-    const AncestorChains chains = build_chains(csr, n);
+    check_chains(chains, n);
+    const at::Tensor& order = chains[0];
+    const at::Tensor& base = chains[1];
+    const at::Tensor& residual = chains[2];
+    const at::Tensor& residual_count = chains[3];
+    const at::Tensor& slot = chains[4];
+    const int32_t* slots = slot.data_ptr<int32_t>();
+    const int64_t num_slots = std::count_if(slots, slots + n, [](int32_t k) { return k >= 0; });
     const int64_t stride =  // + 8: room to align to 32 bytes
-        hdl_block_work_floats(n, chains.num_slots, loss_elements.defined(),
+        hdl_block_work_floats(n, num_slots, loss_elements.defined(),
                               grad_output.has_value()) + 8;
     const int elem = static_cast<int>(student.element_size());
     const int64_t workers = std::min(threads, num_tasks);
@@ -279,12 +209,12 @@ std::tuple<at::Tensor, at::Tensor> hdl_fused_cpu_impl(
       args.dtype = block_dtype(dtype);
       args.rows = static_cast<int>(std::min<int64_t>(kBlockRows, batch - row0));
       args.n = n;
-      args.base = chains.base.data_ptr<int32_t>();
-      args.order = chains.order.data_ptr<int32_t>();
-      args.res_ptr = chains.res_ptr.data_ptr<int32_t>();
-      args.res_slot = chains.res_slot.data_ptr<int32_t>();
-      args.slot = chains.slot.data_ptr<int32_t>();
-      args.num_slots = chains.num_slots;
+      args.order = order.data_ptr<int32_t>();
+      args.base = base.data_ptr<int32_t>();
+      args.residual = residual.data_ptr<int32_t>();
+      args.residual_count = residual_count.data_ptr<int32_t>();
+      args.slot = slots;
+      args.num_slots = num_slots;
       args.weights = weights.has_value() ? weights->data_ptr<float>() : nullptr;
       args.inv_temperature = static_cast<float>(1.0 / temperature);
       args.loss_scale = static_cast<float>(temperature * temperature);
@@ -293,6 +223,9 @@ std::tuple<at::Tensor, at::Tensor> hdl_fused_cpu_impl(
       partial[task] = hdl_block_avx2(args);
     });
   } else {
+    const AncestorCsr csr = build_csr(ancestors);
+    const int32_t* row_ptr = csr.row_ptr.data_ptr<int32_t>();
+    const int32_t* col = csr.col.data_ptr<int32_t>();
     AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, dtype, "hdl_fused_cpu", [&] {
       using acc_t = at::opmath_type<scalar_t>;
       const int64_t workers = std::min(threads, num_tasks);
@@ -329,9 +262,10 @@ std::tuple<at::Tensor, at::Tensor> hdl_fused_cpu_impl(
 std::tuple<at::Tensor, at::Tensor> hdl_fused_cpu(
     const at::Tensor& student, const at::Tensor& teacher, const at::Tensor& ancestors,
     const c10::optional<at::Tensor>& weights, double temperature, int64_t reduction,
-    const c10::optional<at::Tensor>& grad_output, bool compute_loss, bool compute_grad) {
+    const c10::optional<at::Tensor>& grad_output, bool compute_loss, bool compute_grad,
+    const std::vector<at::Tensor>& chains) {
   return hdl_fused_cpu_impl(student, teacher, ancestors, weights, temperature, reduction,
-                            grad_output, compute_loss, compute_grad, true);
+                            grad_output, compute_loss, compute_grad, chains, true);
 }
 
 std::tuple<at::Tensor, at::Tensor> hdl_fused_cpu_scalar(
@@ -339,5 +273,5 @@ std::tuple<at::Tensor, at::Tensor> hdl_fused_cpu_scalar(
     const c10::optional<at::Tensor>& weights, double temperature, int64_t reduction,
     const c10::optional<at::Tensor>& grad_output, bool compute_loss, bool compute_grad) {
   return hdl_fused_cpu_impl(student, teacher, ancestors, weights, temperature, reduction,
-                            grad_output, compute_loss, compute_grad, false);
+                            grad_output, compute_loss, compute_grad, {}, false);
 }

@@ -14,6 +14,11 @@
 //                     reduction == 0 and compute_grad.
 //   compute_loss      return the loss.
 //   compute_grad      return the gradient with respect to the student logits.
+//   chains            the CPU kernel's walk over the table: the tensors of its
+//                     hacd_graph.distill.chain_plan.ChainPlan (order, base, residual_t,
+//                     residual_count, slot; int32), built and cached once per table in
+//                     Python. The vectorised CPU kernel walks it; without it (an empty
+//                     list) CPU rows go through the portable scalar kernel. Ignored on CUDA.
 //
 // Returns (loss, grad), each an empty tensor when not requested:
 //   loss  reduction 0: [B, N]; 1, 2: a 0-dim tensor; float32 (float64 for float64 logits).
@@ -33,6 +38,7 @@
 
 #include <string>
 #include <tuple>
+#include <vector>
 
 constexpr int64_t kReductionNone = 0;
 constexpr int64_t kReductionSum = 1;
@@ -41,7 +47,8 @@ constexpr int64_t kReductionBatchmean = 2;
 std::tuple<at::Tensor, at::Tensor> hdl_fused_cpu(
     const at::Tensor& student, const at::Tensor& teacher, const at::Tensor& ancestors,
     const c10::optional<at::Tensor>& weights, double temperature, int64_t reduction,
-    const c10::optional<at::Tensor>& grad_output, bool compute_loss, bool compute_grad);
+    const c10::optional<at::Tensor>& grad_output, bool compute_loss, bool compute_grad,
+    const std::vector<at::Tensor>& chains);
 
 // hdl_fused_cpu restricted to the portable scalar kernel (what CPUs without AVX2 run), so
 // that tests can check it on any machine.
@@ -49,11 +56,6 @@ std::tuple<at::Tensor, at::Tensor> hdl_fused_cpu_scalar(
     const at::Tensor& student, const at::Tensor& teacher, const at::Tensor& ancestors,
     const c10::optional<at::Tensor>& weights, double temperature, int64_t reduction,
     const c10::optional<at::Tensor>& grad_output, bool compute_loss, bool compute_grad);
-
-// How the vectorised CPU kernel walks the table: (concepts built on a base concept, residual
-// entries). A forest has N - (number of roots) and 0: one gather per concept, against the
-// whole row each.
-std::tuple<int64_t, int64_t> hdl_cpu_table_chains(const at::Tensor& ancestors);
 
 // The instruction set the CPU kernel uses on this machine ("avx2" or "scalar").
 std::string hdl_cpu_isa();

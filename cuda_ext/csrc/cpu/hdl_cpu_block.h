@@ -29,14 +29,14 @@ struct HdlBlockArgs {
   int dtype;                // HdlDtype
   int rows;                 // 1..kBlockRows valid rows in this block
   int64_t n;                // concepts N
-  // The table as chains (hdl_cpu.cpp, build_chains): ls[c] = s[c] + ls[base[c]] + the
-  // residual terms, computed in `order` (bases first).
-  const int32_t* base;      // [N] base concept, or -1
-  const int32_t* order;     // [N] every base before the concepts built on it
-  const int32_t* res_ptr;   // [N + 1] residual entries of c: res_slot[res_ptr[c] ..]
-  const int32_t* res_slot;  // [E] slot of each residual entry's concept
-  const int32_t* slot;      // [N] slot of the concepts that are residuals of others, or -1
-  int64_t num_slots;        // S
+  // The table as chains (hacd_graph/distill/chain_plan.py, ChainPlan; positions order the
+  // concepts with every base first): ls[c] = s[c] + ls[base] + the residual terms.
+  const int32_t* order;           // [N] the concept at each position
+  const int32_t* base;            // [N] by position: the base's position, or -1
+  const int32_t* residual;        // [R, N] by position: the residual terms' slots
+  const int32_t* residual_count;  // [N] by position: valid entries of residual's column
+  const int32_t* slot;            // [N] by concept: slot of a residual term's concept, or -1
+  int64_t num_slots;              // S
   const float* weights;     // [N] or nullptr (all ones)
   float inv_temperature;    // 1 / T
   float loss_scale;         // T^2

@@ -8,8 +8,8 @@
 //   1. for each concept a (8x8 tiles transposed in registers, converted to float32):
 //        s_a = log sigma(z_a / T)   t_a = log sigma(y_a / T)   d_a = sigma(-z_a / T) / T
 //   2. the log-marginals ls = sum_{a in A[c]} s_a (and lt) along the table's chains
-//      (hdl_cpu.cpp, build_chains): ls[c] = s[c] + ls[base] + the residual terms, bases
-//      first, in place; then for each concept c
+//      (hacd_graph/distill/chain_plan.py): ls[c] = s[c] + ls[base] + the residual terms,
+//      bases first, in place; then for each concept c
 //        p = e^lt, q = e^ls,  L = T^2 w_c (p (lt - ls) + (1-p)(log(1-p) - log(1-q)))
 //        g = dL/dls = T^2 w_c ((1-p) q / (1-q) - p)            (times 1/B or grad_output)
 //      and the sum over descendants acc_a = sum_{c : a in A[c]} g_c runs the chains
@@ -344,16 +344,18 @@ double hdl_block_avx2(const HdlBlockArgs& args) {
     _mm256_store_ps(slot_terms + 16 * k + 8, _mm256_load_ps(st + 16 * c + 8));
   }
   for (int64_t i = 0; i < n; ++i) {
-    const int64_t c = args.order[i], b = args.base[c];
-    if (b < 0 && args.res_ptr[c] == args.res_ptr[c + 1]) continue;  // a root: ls = s
+    const int64_t c = args.order[i], bp = args.base[i];
+    const int32_t residuals = args.residual_count[i];
+    if (bp < 0 && residuals == 0) continue;  // a root: ls = s
     float* dst = st + 16 * c;
     v8 ls = _mm256_load_ps(dst), lt = _mm256_load_ps(dst + 8);
-    if (b >= 0) {
-      ls = _mm256_add_ps(ls, _mm256_load_ps(st + 16 * b));
-      lt = _mm256_add_ps(lt, _mm256_load_ps(st + 16 * b + 8));
+    if (bp >= 0) {
+      const float* src = st + 16 * static_cast<int64_t>(args.order[bp]);
+      ls = _mm256_add_ps(ls, _mm256_load_ps(src));
+      lt = _mm256_add_ps(lt, _mm256_load_ps(src + 8));
     }
-    for (int32_t j = args.res_ptr[c]; j < args.res_ptr[c + 1]; ++j) {
-      const float* src = slot_terms + 16 * static_cast<int64_t>(args.res_slot[j]);
+    for (int32_t k = 0; k < residuals; ++k) {
+      const float* src = slot_terms + 16 * static_cast<int64_t>(args.residual[k * n + i]);
       ls = _mm256_add_ps(ls, _mm256_load_ps(src));
       lt = _mm256_add_ps(lt, _mm256_load_ps(src + 8));
     }
@@ -407,16 +409,16 @@ double hdl_block_avx2(const HdlBlockArgs& args) {
     for (int64_t k = 0; k < args.num_slots; ++k)
       _mm256_store_ps(slot_extra + 8 * k, _mm256_setzero_ps());
     for (int64_t i = n - 1; i >= 0; --i) {
-      const int64_t c = args.order[i], b = args.base[c];
+      const int64_t c = args.order[i], bp = args.base[i];
       float* mine = acc + 8 * c;
       const v8 total = _mm256_add_ps(_mm256_load_ps(mine), _mm256_load_ps(st + 16 * c));
       _mm256_store_ps(mine, total);
-      if (b >= 0) {
-        float* dst = acc + 8 * b;
+      if (bp >= 0) {
+        float* dst = acc + 8 * static_cast<int64_t>(args.order[bp]);
         _mm256_store_ps(dst, _mm256_add_ps(_mm256_load_ps(dst), total));
       }
-      for (int32_t j = args.res_ptr[c]; j < args.res_ptr[c + 1]; ++j) {
-        float* dst = slot_extra + 8 * static_cast<int64_t>(args.res_slot[j]);
+      for (int32_t k = 0; k < args.residual_count[i]; ++k) {
+        float* dst = slot_extra + 8 * static_cast<int64_t>(args.residual[k * n + i]);
         _mm256_store_ps(dst, _mm256_add_ps(_mm256_load_ps(dst), total));
       }
     }
