@@ -26,15 +26,17 @@ def build_ach(
             "audioset")`` (core with Google's AudioSet ontology merged in: core concepts
             that name an AudioSet MID are unified with it) or ``"file"`` (a user hierarchy
             from ``hierarchy_file``). A comma-separated string is accepted too.
-        audioset_ontology: Path of the AudioSet ``ontology.json`` (needed for
-            ``"audioset"`` unless ``download=True``).
+        audioset_ontology: Path of an AudioSet ``ontology.json`` for ``"audioset"``;
+            ``None`` (default) uses the structure the package ships (MIDs, names,
+            ``child_ids``, restrictions; no descriptions), so nothing is downloaded.
         **options:
             core_dir: a folder of core YAML files replacing the shipped ones.
             hierarchy_file: path of a ``parent,child`` CSV / JSON / GraphML file or a saved
                 ACH JSON (for the ``"file"`` source).
             variant: ``"full"`` (default), ``"flattened"``, ``"truncated"`` (needs
                 ``max_depth``) or ``"shuffled"`` (uses ``seed``, default 0).
-            download: fetch the pinned AudioSet ontology when no path is given.
+            download: fetch the pinned full AudioSet ontology (with descriptions) instead
+                of using the shipped structure when no path is given.
             cache_dir: where the download goes (default ``~/.cache/hacd_graph``).
 
     Returns:

@@ -2,13 +2,18 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from hacd_graph.ach import HierarchyError
+from hacd_graph.ach import audioset_resource as resource
 from hacd_graph.ach.audioset import (
     ONTOLOGY_SHA256,
+    ONTOLOGY_URL,
+    SHIPPED_ONTOLOGY,
+    STRUCTURE_FORMAT,
     download_audioset_ontology,
     load_audioset,
     resolve_ontology_path,
@@ -81,10 +86,70 @@ def test_not_json_and_missing(tmp_path: Path):
         load_audioset(tmp_path / "missing.json")
 
 
-def test_resolve_needs_path_or_download(tmp_path: Path):
+def test_resolve_defaults_to_the_shipped_structure(tmp_path: Path, monkeypatch):
     assert resolve_ontology_path("x.json") == Path("x.json")
+    assert resolve_ontology_path(None, cache_dir=tmp_path) == SHIPPED_ONTOLOGY
+    monkeypatch.setattr("hacd_graph.ach.audioset.SHIPPED_ONTOLOGY", tmp_path / "gone.json")
     with pytest.raises(FileNotFoundError, match="audioset_ontology=PATH"):
-        resolve_ontology_path(None, download=False, cache_dir=tmp_path)
+        resolve_ontology_path(None, cache_dir=tmp_path)
+
+
+def test_shipped_structure_is_the_generated_one(audioset_ontology_path: Path):
+    """The packaged file is exactly what the documented command writes from ontology.json."""
+    assert SHIPPED_ONTOLOGY.read_text(encoding="utf-8") == resource.render_structure(
+        audioset_ontology_path
+    ), "regenerate: python -m hacd_graph.ach.audioset_resource --ontology ontology.json"
+    assert resource.main(["--ontology", str(audioset_ontology_path), "--check"]) == 0
+
+
+def test_shipped_structure_is_the_ontology_minus_descriptions(audioset_ontology_path: Path):
+    shipped = json.loads(SHIPPED_ONTOLOGY.read_text(encoding="utf-8"))
+    assert shipped["format"] == STRUCTURE_FORMAT
+    assert shipped["source"] == {
+        "file": "ontology.json", "sha256": ONTOLOGY_SHA256, "upstream": ONTOLOGY_URL,
+    }  # fmt: skip
+    assert shipped["licence"]["licence"] == "CC BY-SA 4.0"
+    assert "descriptions removed" in shipped["licence"]["modified"]
+    full = json.loads(audioset_ontology_path.read_text(encoding="utf-8"))
+    assert [r["id"] for r in shipped["concepts"]] == [r["id"] for r in full]
+    for small, big in zip(shipped["concepts"], full, strict=True):
+        assert set(small) == {"id", "name", "child_ids", "restrictions"}
+        assert small == {k: big[k] for k in small}
+    # Read back, the shipped concepts are the full file's with the descriptions blanked.
+    assert load_audioset() == [
+        replace(c, description="") for c in load_audioset(audioset_ontology_path)
+    ]
+    assert load_audioset(SHIPPED_ONTOLOGY) == load_audioset()
+
+
+def test_notice_attributes_the_ontology():
+    notice = (SHIPPED_ONTOLOGY.parent / "NOTICE").read_text(encoding="utf-8")
+    for needle in ("Google", "https://research.google.com/audioset/ontology", "CC BY-SA 4.0",
+                   "https://creativecommons.org/licenses/by-sa/4.0/", "descriptions removed"):
+        assert needle in notice
+
+
+def test_generator_writes_and_checks(tmp_path: Path, audioset_ontology_path: Path, capsys):
+    out = tmp_path / "structure.json"
+    assert resource.main(["--ontology", str(audioset_ontology_path), "--out", str(out)]) == 0
+    assert "632 concepts" in capsys.readouterr().out
+    assert out.read_bytes() == SHIPPED_ONTOLOGY.read_bytes()
+    # Another ontology: its own checksum, no claim to be the pinned upstream version.
+    other = _ontology(tmp_path, [rec("/m/r", ["/m/a"], ["abstract"]), rec("/m/a")])
+    assert resource.main(["--ontology", str(other), "--out", str(out), "--check"]) == 1
+    resource.ship_audioset(other, out)
+    data = json.loads(out.read_text())
+    assert data["source"]["upstream"] is None
+    assert data["source"]["sha256"] == hashlib.sha256(other.read_bytes()).hexdigest()
+    assert [c.id for c in load_audioset(out)] == ["/m/r", "/m/a"]
+    assert load_audioset(out)[1].parents == ("/m/r",)
+
+
+def test_structure_file_of_another_format_is_refused(tmp_path: Path):
+    path = tmp_path / "s.json"
+    path.write_text(json.dumps({"format": "something/v9", "concepts": []}))
+    with pytest.raises(HierarchyError, match="format"):
+        load_audioset(path)
 
 
 def test_download_checks_checksum(tmp_path: Path, audioset_ontology_path: Path):
@@ -92,7 +157,9 @@ def test_download_checks_checksum(tmp_path: Path, audioset_ontology_path: Path):
     dest = tmp_path / "cache" / "audioset_ontology.json"
     assert download_audioset_ontology(dest, url=url) == dest
     assert dest.read_bytes() == audioset_ontology_path.read_bytes()
-    assert resolve_ontology_path(None, cache_dir=dest.parent) == dest  # cached copy is used
+    # With download=True a verified cached copy is used (no network); without, the shipped file.
+    assert resolve_ontology_path(None, download=True, cache_dir=dest.parent) == dest
+    assert resolve_ontology_path(None, cache_dir=dest.parent) == SHIPPED_ONTOLOGY
     bad = tmp_path / "bad" / "ontology.json"
     with pytest.raises(ValueError, match="checksum mismatch"):
         download_audioset_ontology(bad, url=url, sha256="0" * 64)

@@ -47,3 +47,16 @@ def test_fallback_without_sentence_encoder_warns(tiny_ach, monkeypatch):
 def test_no_features_is_an_error(tiny_ach):
     with pytest.raises(ValueError, match="text / structural"):
         nf.node_features(tiny_ach, nf.NodeFeatureConfig(text=False, structural=False))
+
+
+def test_concepts_without_description_embed_their_name():
+    """The shipped AudioSet structure has no descriptions: those concepts embed their name."""
+    from hacd_graph.ach import build_ach
+
+    ach = build_ach(("core", "audioset"))
+    texts = nf.concept_texts(ach)
+    mp3 = ach.index("/m/04zc0")  # AudioSet-only
+    assert ach.concepts[mp3].description == "" and texts[mp3] == "MP3"
+    dog = ach.index("/m/0bt9lr")  # unified with core: the core description stays
+    assert texts[dog] == f"Dog: {ach.concepts[dog].description}"
+    assert nf.concept_texts(build_ach(("core", "audioset"))) == texts  # stable cache key
