@@ -122,8 +122,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--ontology", required=True, help="Google's AudioSet ontology.json")
     parser.add_argument("--out", default=str(SHIPPED_ONTOLOGY), help="default: the packaged file")
-    parser.add_argument("--check", action="store_true",
-                        help="write nothing; exit 1 if --out differs from what would be written")
+    parser.add_argument(
+        "--check",
+        action="store_true",
+        help="write nothing; exit 1 if --out differs from what would be written",
+    )
     args = parser.parse_args(argv)
     text = render_structure(args.ontology)
     out = Path(args.out)
