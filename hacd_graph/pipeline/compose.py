@@ -8,10 +8,13 @@ deepspeed, experiment); overrides follow Hydra's grammar (``teacher=flat``,
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from pathlib import Path
 
 from omegaconf import DictConfig
+
+from hacd_graph.errors import ConfigError, fold_lines
 
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs"
 
@@ -29,16 +32,40 @@ def compose_config(name: str, overrides: Sequence[str] = (),
         The composed config (not yet resolved).
 
     Raises:
-        FileNotFoundError: no such config (the known ones are listed).
+        ConfigError: one line: no such config (the known ones are listed), an override
+            Hydra cannot parse, an unknown group option (the known ones are listed) or an
+            unknown key.
     """
     from hydra import compose, initialize_config_dir
+    from hydra.errors import HydraException
+    from omegaconf.errors import OmegaConfBaseException
 
     config_dir = Path(config_dir or CONFIG_DIR).resolve()
     if not (config_dir / f"{name}.yaml").exists():
         known = sorted(p.stem for p in config_dir.glob("*.yaml"))
-        raise FileNotFoundError(f"no config '{name}' in {config_dir}; known: {known}")
-    with initialize_config_dir(config_dir=str(config_dir), version_base="1.3"):
-        return compose(config_name=name, overrides=list(overrides))
+        raise ConfigError(f"--config {name}: no configs/{name}.yaml in {config_dir}; "
+                          f"known: {', '.join(known)}")
+    try:
+        with initialize_config_dir(config_dir=str(config_dir), version_base="1.3"):
+            return compose(config_name=name, overrides=list(overrides))
+    except (HydraException, OmegaConfBaseException) as error:
+        raise ConfigError(hydra_message(error)) from error
+
+
+def hydra_message(error: BaseException) -> str:
+    """One line for a Hydra composition error (its own text is several lines long)."""
+    text = str(error)
+    unknown = re.match(r"Could not override '([^']+)'", text)
+    cause = error.__cause__
+    if unknown and cause is not None and "not in struct" in str(cause):
+        key = unknown.group(1)
+        return (f"unknown config key '{key}': the config has no such setting "
+                f"(check the spelling; +{key}=VALUE adds a new key)")
+    override = getattr(error, "override", None)  # hydra's OverrideParseException
+    if override is not None:
+        detail = fold_lines(text).removeprefix(f"Error parsing override '{override}'; ")
+        return f"cannot parse the override '{override}': {detail}"
+    return fold_lines(text)
 
 
 def config_groups(config_dir: str | Path | None = None) -> dict[str, list[str]]:
