@@ -3,19 +3,21 @@
 Commands: ``stats`` (counts per level and facet), ``show CONCEPT`` (ancestor paths and
 children), ``build --out ach.json`` (validate and save), ``render`` (PNG and HTML).
 Every command picks its hierarchy with the same options (``--sources``,
-``--audioset-ontology``, ``--hierarchy-file``, ``--ach``, ``--variant``...).
+``--audioset-ontology``, ``--hierarchy-file``, ``--ach``, ``--variant``...). A file given
+without ``--sources`` selects its source (``--hierarchy-file F`` reads F); one that the
+chosen sources would not read is refused rather than ignored. Errors are one line
+(``hacd_graph.errors.run_main``).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
 from hacd_graph.ach.build import VARIANTS, apply_variant, build_ach
 from hacd_graph.ach.hierarchy import ConceptHierarchy
-from hacd_graph.ach.validate import HierarchyError
+from hacd_graph.errors import UserError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -53,23 +55,60 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def _add_source_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--sources",
-        default="core",
-        help="comma-separated: core (default), core,audioset, or file",
+        default=None,
+        help="comma-separated: core (default), core,audioset, or file (the default when "
+        "--hierarchy-file is given)",
     )
     parser.add_argument("--audioset-ontology", type=Path, help="AudioSet ontology.json")
     parser.add_argument(
         "--download", action="store_true", help="download the pinned AudioSet ontology if needed"
     )
     parser.add_argument("--hierarchy-file", type=Path, help="parent,child CSV / JSON / GraphML")
-    parser.add_argument("--ach", type=Path, help="a saved hierarchy JSON (overrides --sources)")
+    parser.add_argument("--ach", type=Path, help="a saved hierarchy JSON (instead of --sources)")
     parser.add_argument("--variant", default="full", choices=VARIANTS)
     parser.add_argument("--max-depth", type=int, help="levels kept by --variant truncated")
     parser.add_argument("--seed", type=int, default=0, help="seed of --variant shuffled")
 
 
-def hierarchy_from_args(args: argparse.Namespace) -> ConceptHierarchy:
-    """The hierarchy the source options of a command select."""
+def selected_sources(args: argparse.Namespace) -> str:
+    """The sources the options select; a file option the sources would ignore is refused.
+
+    ``--hierarchy-file`` alone means ``--sources file``; ``--audioset-ontology`` (or
+    ``--download``) alone means ``--sources core,audioset``.
+
+    Raises:
+        UserError: ``--ach`` with other sources, or a file given for a source not chosen.
+    """
+    sources = args.sources
     if args.ach is not None:
+        given = [flag for flag, value in (("--sources", sources),
+                                          ("--hierarchy-file", args.hierarchy_file),
+                                          ("--audioset-ontology", args.audioset_ontology))
+                 if value is not None]
+        if given:
+            raise UserError(f"--ach {args.ach} is a whole saved hierarchy; drop {given[0]}")
+        return "ach"
+    if sources is None:
+        if args.hierarchy_file is not None:
+            sources = "file"
+        elif args.audioset_ontology is not None or args.download:
+            sources = "core,audioset"
+        else:
+            sources = "core"
+    chosen = {s.strip() for s in sources.split(",")}
+    if args.hierarchy_file is not None and "file" not in chosen:
+        raise UserError(f"--hierarchy-file {args.hierarchy_file} is read only with "
+                        f"--sources file, not --sources {sources}")
+    if args.audioset_ontology is not None and "audioset" not in chosen:
+        raise UserError(f"--audioset-ontology {args.audioset_ontology} is read only with "
+                        f"--sources core,audioset, not --sources {sources}")
+    return sources
+
+
+def hierarchy_from_args(args: argparse.Namespace) -> ConceptHierarchy:
+    """The hierarchy the source options of a command select (see :func:`selected_sources`)."""
+    sources = selected_sources(args)
+    if sources == "ach":
         hierarchy = ConceptHierarchy.load(args.ach)
         return apply_variant(hierarchy, args.variant, args.max_depth, args.seed)
     options = {"variant": args.variant, "max_depth": args.max_depth, "seed": args.seed}
@@ -77,24 +116,9 @@ def hierarchy_from_args(args: argparse.Namespace) -> ConceptHierarchy:
         options["hierarchy_file"] = args.hierarchy_file
     if args.download:
         options["download"] = True
-    return build_ach(args.sources, audioset_ontology=args.audioset_ontology, **options)
+    return build_ach(sources, audioset_ontology=args.audioset_ontology, **options)
 
 
-def _guard(command):
-    """Turn input errors into a one-line message on stderr and exit status 2."""
-
-    def run(args: argparse.Namespace) -> int:
-        try:
-            return command(args) or 0
-        except (HierarchyError, FileNotFoundError, KeyError, ValueError) as error:
-            message = error.args[0] if isinstance(error, KeyError) and error.args else error
-            print(f"hacd-graph ach {args.command}: error: {message}", file=sys.stderr)
-            return 2
-
-    return run
-
-
-@_guard
 def _stats(args: argparse.Namespace) -> int:
     from hacd_graph.ach.stats import format_stats, hierarchy_stats
 
@@ -103,10 +127,12 @@ def _stats(args: argparse.Namespace) -> int:
     return 0
 
 
-@_guard
 def _show(args: argparse.Namespace) -> int:
     hierarchy = hierarchy_from_args(args)
-    targets = hierarchy.resolve(args.concept)
+    try:
+        targets = hierarchy.resolve(args.concept)
+    except KeyError as error:  # an unknown concept: the message names it
+        raise UserError(error.args[0] if error.args else str(error)) from error
     records = [describe_concept(hierarchy, index) for index in targets]
     if args.json:
         print(json.dumps(records if len(records) > 1 else records[0], indent=1, ensure_ascii=False))
@@ -155,7 +181,6 @@ def format_concept(record: dict) -> str:
     return "\n".join(lines)
 
 
-@_guard
 def _build(args: argparse.Namespace) -> int:
     hierarchy = hierarchy_from_args(args)  # validated before anything is written
     hierarchy.save(args.out)
@@ -163,10 +188,9 @@ def _build(args: argparse.Namespace) -> int:
     return 0
 
 
-@_guard
 def _render(args: argparse.Namespace) -> int:
     if args.out is None and args.html is None:
-        raise ValueError("give --out PNG and/or --html HTML")
+        raise UserError("give --out PNG and/or --html HTML")
     from hacd_graph.ach.render import render_html, render_png
 
     hierarchy = hierarchy_from_args(args)

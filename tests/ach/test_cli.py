@@ -97,3 +97,28 @@ def test_console_script_help():
     with pytest.raises(SystemExit) as info:
         main(["ach", "--help"])
     assert info.value.code == 0
+
+
+def test_hierarchy_file_selects_its_source_or_is_refused(capsys, tmp_path: Path):
+    path = tmp_path / "mine.csv"
+    path.write_text("parent,child\nsound,music\nmusic,jazz\n")
+    status, out, _ = run(capsys, "stats", "--hierarchy-file", str(path), "--json")
+    assert status == 0 and json.loads(out)["concepts"] == 3
+    status, out, err = run(capsys, "stats", "--sources", "core", "--hierarchy-file", str(path))
+    assert status == 2 and out == ""
+    assert err.strip().splitlines() == [
+        f"hacd-graph: error: --hierarchy-file {path} is read only with --sources file, "
+        "not --sources core (add --debug for the traceback)"]
+    status, _, err = run(capsys, "stats", "--ach", str(path), "--sources", "core")
+    assert status == 2 and "drop --sources" in err
+
+
+def test_errors_are_one_line_unless_debug(capsys, tmp_path: Path):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("r,a\nb,c\n")
+    status, _, err = run(capsys, "stats", "--hierarchy-file", str(bad))
+    assert status == 2 and len(err.strip().splitlines()) == 1 and "unknown parent 'b'" in err
+    from hacd_graph.ach import HierarchyError
+
+    with pytest.raises(HierarchyError):
+        main(["ach", "stats", "--hierarchy-file", str(bad), "--debug"])

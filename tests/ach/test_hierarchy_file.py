@@ -52,7 +52,13 @@ def test_edges_round_trip(core_ach: ConceptHierarchy):
     ("name", "text", "message"),
     [
         ("h.csv", "r,a\na\n", "row 2"),
-        ("h.csv", "r,a\nb,c\n", "2 roots"),
+        ("h.csv", "r,a\nb,c\n", r"unknown parent 'b' \(row 2\): never listed as a child"),
+        ("h.csv", "r,a\na,b\nroott,c\nroot,d\n", r"unknown parents 'roott' \(row 3\), 'root'"),
+        ("h.csv", "source,target\nr,a\na,b\n", "row 1 'source,target' joins nothing else"),
+        ("h.csv", "child,parent\nr,a\n", "row 1: header 'child,parent' has the columns swapped"),
+        ("h.csv", "r,a,A\nr,b\na,b,B\nr,a,Alpha\n",
+         "row 4: 'a' is named 'Alpha' here but 'A' in row 1"),
+        ("h.json", '[["r", "a"], ["x", "b"]]', r"unknown parent 'x' \(edge 2\)"),
         ("h.csv", "r,a\na,b\nb,a\n", "no root|cycle"),
         ("h.csv", "r,a\na,a\n", "self-loop"),
         ("h.csv", "", "no edges"),
@@ -68,6 +74,14 @@ def test_bad_files_name_the_file(tmp_path: Path, name: str, text: str, message: 
     with pytest.raises(HierarchyError, match=message) as info:
         from_file(path)
     assert info.value.file == str(path)
+
+
+def test_header_after_comments_and_repeated_names(tmp_path: Path):
+    path = tmp_path / "h.csv"
+    path.write_text("# my hierarchy\nParent,Child,Name\nr,a,A\na,b\nr,b,B\nr,a,A\n")
+    ach = from_file(path)
+    assert ach.ids == ["r", "a", "b"] and ach.concept("a").name == "A"
+    assert ach.concept("b").name == "B"
 
 
 def test_missing_file(tmp_path: Path):
