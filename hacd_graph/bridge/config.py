@@ -49,6 +49,9 @@ class BridgeConfig:
         bridge_type: ``"hierarchical"`` (:class:`HierarchicalBridge`) or ``"mlp"``
             (:class:`MLPBridge`, the LLaVA-style baseline that ignores the concepts).
         initializer_range: std of the normal initialisation of the queries. Default 0.02.
+        teacher_probs: weight the concept attention by the teacher's probabilities. False
+            gives every concept probability 1, so the bridge reads the concept embeddings
+            without knowing which concepts the teacher heard (an ablation). Default True.
     """
 
     audio_dim: int
@@ -65,6 +68,7 @@ class BridgeConfig:
     null_concept: bool = True
     bridge_type: str = "hierarchical"
     initializer_range: float = 0.02
+    teacher_probs: bool = True
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:

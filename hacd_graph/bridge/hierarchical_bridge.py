@@ -165,6 +165,8 @@ class HierarchicalBridge(PretrainedBridge):
         if audio_mask is not None:
             audio_bias = torch.zeros(batch, frames, device=audio.device, dtype=torch.float32)
             audio_bias = audio_bias.masked_fill(~audio_mask.bool(), float("-inf"))
+        if not self.config.teacher_probs:
+            concept_probs = torch.ones_like(concept_probs)
         concepts, concept_bias, index = self._concept_memory(
             concept_embeddings.to(dtype), concept_probs
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -47,15 +48,22 @@ def load_llm(cfg: Any, progress: bool = True) -> tuple[PreTrainedModel, Any]:
     with the sizes under ``default``; any other ``name`` is a hub id or local folder for
     :func:`load_causal_lm`.
     """
-    from hacd_graph.llm.corpus import default_corpus
-    from hacd_graph.llm.default_llm import DefaultLLMConfig, build_default_llm, default_cache_dir
-
     if cfg["name"] != "default":
         return load_causal_lm(cfg["name"], dtype=cfg.get("dtype", "float32"),
                               trust_remote_code=cfg.get("trust_remote_code", False))
+    return load_causal_lm(str(default_llm_path(cfg, progress)),
+                          dtype=cfg.get("dtype", "float32"))
+
+
+def default_llm_path(cfg: Any, progress: bool = True) -> Path:
+    """The folder of the embedded default LLM for an ``llm`` config node (``name: default``),
+    building and caching it first when needed (see :func:`load_llm`)."""
+    from hacd_graph.llm.corpus import default_corpus
+    from hacd_graph.llm.default_llm import DefaultLLMConfig, build_default_llm, default_cache_dir
+
     cache = cfg.get("cache_dir") or default_cache_dir()
     corpus = default_corpus(cfg.get("meta_dir"), cache, cfg.get("generated_clips", 500),
                             cfg.get("concepts", True), cfg.get("caption_limit"), progress)
     built = build_default_llm(corpus, DefaultLLMConfig(**dict(cfg.get("default") or {})),
                               cache, progress=progress)
-    return built.model, built.tokenizer
+    return built.path

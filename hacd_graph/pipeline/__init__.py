@@ -5,7 +5,8 @@ nothing imports it but ``train.py``, the tests and the benchmarks.
 """
 
 from hacd_graph.pipeline.compose import CONFIG_DIR, compose_config, config_groups
-from hacd_graph.pipeline.runner import STAGES, DataConfig, run_pipeline
+from hacd_graph.pipeline.runner import run_pipeline
+from hacd_graph.pipeline.stages import STAGES, DataConfig
 
 __all__ = ["CONFIG_DIR", "STAGES", "DataConfig", "compose_config", "config_groups",
            "run_pipeline"]

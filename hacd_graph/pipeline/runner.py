@@ -1,162 +1,216 @@
-"""The pipeline behind ``train.py``: the stages that exist, in order, in one run directory.
+"""The pipeline behind ``train.py``: the stages in order, in one run directory that never lies.
 
-Run directory (DESIGN.md "Run directory")::
+Run directory (DESIGN.md "Run directory"; bookkeeping in ``run_directory.py``)::
 
-    <run.dir>/config.yaml        the composed config, resolved
-    <run.dir>/ach.json           the hierarchy
-    <run.dir>/data/train, eval   synthetic clips (unless data.root names existing folders)
-    <run.dir>/teacher/           model.pt, metrics.json, metrics.csv, ckpt/, teacher.json,
-                                 concept_embeddings.pt
+    <run.dir>/config.yaml, configs/     the config (and every invocation's, timestamped)
+    <run.dir>/records/<stage>.json      what made each stage's outputs
+    <run.dir>/ach.json                  the hierarchy
+    <run.dir>/data/train, eval          synthetic clips (unless data.root names folders)
+    <run.dir>/teacher/                  model.pt, metrics.json, ckpt/, teacher.json, ...
+    <run.dir>/distill/                  audio_lm/ (bridge, LoRA adapter, concept head),
+                                        metrics.json, ckpt/, teacher_outputs_*.pt
+    <run.dir>/train.log, summary.json
 
-Every stage is resumable: rerunning the same command after a kill skips finished work
-(written atomically) and resumes training from the latest checkpoint.
+Every stage is fingerprinted before any work (settings and upstream fingerprints): a
+finished stage with the same fingerprint is skipped, an interrupted one resumes from its
+latest checkpoint (same engine and rank count), and a stage made with other settings stops
+the run with one line naming the change.
 """
 
 from __future__ import annotations
 
-import dataclasses
+import logging
+import math
+import sys
 import time
 from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from hacd_graph.ach import ConceptHierarchy, build_ach
-from hacd_graph.atomic_io import write_text_atomic
-from hacd_graph.gnn import GNNConfig
-from hacd_graph.teacher import TeacherConfig
-from hacd_graph.teacher.stage import TeacherStage
-from hacd_graph.training import (
-    DistributedContext,
-    TrainerConfig,
-    TrainResult,
-    config_from_mapping,
-    fit,
+from hacd_graph.ach import ConceptHierarchy
+from hacd_graph.pipeline.fingerprint import fingerprint, git_revision
+from hacd_graph.pipeline.run_directory import RunDirectory, RunDirectoryError, StagePlan
+from hacd_graph.pipeline.stages import (
+    SETTINGS,
+    STAGE_INPUTS,
+    STAGE_VERSIONS,
+    STAGES,
+    DataConfig,
+    container,
+    data_folders,
+    resume_key,
+    run_ach,
+    run_data,
+    run_distill,
+    run_teacher,
 )
+from hacd_graph.training import DistributedContext, TrainResult, config_from_mapping
+from hacd_graph.training.loop import completed_result
 
-STAGES = ("ach", "data", "teacher")
+log = logging.getLogger("hacd_graph.pipeline")
+TRAINING_STAGES = ("teacher", "distill")
+KEY_METRICS = ("mAP_macro", "hF1", "violation_rate")
 
 
-@dataclasses.dataclass
-class DataConfig:
-    """Where the clips come from (the Hydra ``data`` group).
+def check_stages(stages: list[str]) -> list[str]:
+    """``run.stages`` must be a prefix of :data:`STAGES` (each stage needs the ones before).
 
-    Args:
-        root: a folder holding ``train/`` and ``eval/`` manifests to use as they are;
-            ``None`` generates synthetic clips into ``<run>/data``.
-        train_clips, eval_clips: clips to generate per split.
-        train_seed, eval_seed: generator seeds (different seeds: a held-out split).
-        duration_s: clip length in seconds.
-        synth_workers: processes generating clips.
-        features: ``"cached"`` or ``"on_the_fly"`` log-mel features for training.
-        num_workers: DataLoader workers for ``on_the_fly``.
+    Raises:
+        RunDirectoryError: an unknown stage, or one whose inputs would be missing.
     """
-
-    root: str | None = None
-    train_clips: int = 600
-    eval_clips: int = 200
-    train_seed: int = 1
-    eval_seed: int = 2
-    duration_s: float = 2.0
-    synth_workers: int = 2
-    features: str = "cached"
-    num_workers: int = 0
-
-
-def _container(cfg: DictConfig, key: str) -> dict[str, Any]:
-    return OmegaConf.to_container(cfg[key], resolve=True) if key in cfg else {}  # type: ignore[return-value]
+    unknown = [s for s in stages if s not in STAGES]
+    if unknown:
+        raise RunDirectoryError(f"run.stages: unknown stage(s) {unknown}; stages are "
+                                f"{list(STAGES)}")
+    for stage in stages:
+        missing = [s for s in STAGE_INPUTS[stage] if s not in stages]
+        if missing:
+            raise RunDirectoryError(f"run.stages: stage {stage} needs {missing} (its inputs) "
+                                    "in the list too")
+    return [s for s in STAGES if s in stages]
 
 
-def stage_ach(cfg: DictConfig, run_dir: Path, ctx: DistributedContext) -> ConceptHierarchy:
-    """Build the hierarchy from the ``ach`` group and save ``ach.json`` (rank 0)."""
-    spec = _container(cfg, "ach")
-    sources = spec.pop("sources", ["core"])
-    ontology = spec.pop("audioset_ontology", None)
-    ach = build_ach(tuple(sources), audioset_ontology=ontology,
-                    **{k: v for k, v in spec.items() if v is not None})
-    if ctx.is_main:
-        ach.save(run_dir / "ach.json")
-    return ach
+def plan_stages(cfg: DictConfig, stages: list[str], ctx: DistributedContext,
+                use_deepspeed: bool) -> list[StagePlan]:
+    """Fingerprint every requested stage from the config alone (no work done)."""
+    plans: dict[str, StagePlan] = {}
+    data = config_from_mapping(DataConfig, container(cfg, "data"), "data")
+    outputs = {"ach": ("ach.json",), "data": ("data",) if data.root is None else (),
+               "teacher": ("teacher",), "distill": ("distill",)}
+    for name in stages:
+        settings = SETTINGS[name](cfg)
+        inputs = {up: plans[up].fingerprint for up in STAGE_INPUTS[name]}
+        plans[name] = StagePlan(
+            name, fingerprint(name, STAGE_VERSIONS[name], settings, inputs), settings,
+            inputs, outputs[name],
+            resume_key(cfg, ctx, use_deepspeed) if name in TRAINING_STAGES else None)
+    return list(plans.values())
 
 
-def stage_data(cfg: DataConfig, run_dir: Path, ctx: DistributedContext) -> tuple[Path, Path]:
-    """The train and eval folders: ``data.root``'s, or synthetic ones made by rank 0."""
-    if cfg.root is not None:
-        root = Path(cfg.root)
-        return root / "train", root / "eval"
-    from hacd_graph.data.export import write_synthetic
-    from hacd_graph.data.synth.scene import SceneConfig
-
-    root = run_dir / "data"
-    if ctx.is_main:
-        scene = SceneConfig(duration_s=cfg.duration_s)
-        for split, n, seed in (("train", cfg.train_clips, cfg.train_seed),
-                               ("eval", cfg.eval_clips, cfg.eval_seed)):
-            write_synthetic(root / split, n, seed=seed, config=scene,
-                            workers=cfg.synth_workers, progress=True)
-    ctx.barrier()
-    return root / "train", root / "eval"
+def _key_numbers(name: str, result: Any) -> dict[str, Any]:
+    if isinstance(result, TrainResult):
+        m = result.metrics
+        out = {k: m["eval"].get(k) for k in KEY_METRICS}
+        depth = [int(k[5:-4]) for k in m["eval"] if k.startswith("level") and k.endswith("/mAP")]
+        if depth:
+            out[f"level{max(depth)}/F1"] = m["eval"].get(f"level{max(depth)}/F1")
+        out.update(engine=m.get("engine"), world_size=m.get("world_size"),
+                   steps=m.get("step"), examples_per_s=m.get("train", {}).get("examples_per_s"))
+        return out
+    if isinstance(result, ConceptHierarchy):
+        return {"concepts": len(result), "levels": result.depth}
+    if isinstance(result, tuple):
+        return {"train": str(result[0]), "eval": str(result[1])}
+    return {}
 
 
-def stage_teacher(cfg: DictConfig, ach: ConceptHierarchy, data: DataConfig,
-                  folders: tuple[Path, Path], run_dir: Path, ctx: DistributedContext,
-                  use_deepspeed: bool) -> TrainResult:
-    """Train the teacher through the one training loop into ``<run>/teacher``."""
-    trainer = config_from_mapping(TrainerConfig, _container(cfg, "trainer"), "trainer")
-    teacher = config_from_mapping(TeacherConfig, _container(cfg, "teacher"), "teacher")
-    gnn = config_from_mapping(GNNConfig, _container(cfg, "gnn"), "gnn")
-
-    def make() -> TeacherStage:
-        return TeacherStage(ach, teacher, gnn, folders[0], folders[1], trainer.batch_size,
-                            seed=trainer.seed, features=data.features,
-                            num_workers=data.num_workers, show_progress=ctx.is_main)
-
-    # rank 0 fills the feature caches first; the others then read them
-    stage = make() if ctx.is_main else None
-    ctx.barrier()
-    stage = stage or make()
-    ds = _container(cfg, "deepspeed") if use_deepspeed else None
-    return fit(stage, trainer, run_dir / "teacher", ctx, deepspeed=ds)
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return "nan" if math.isnan(value) else f"{value:.3f}"
+    return str(value)
 
 
 def run_pipeline(cfg: DictConfig, ctx: DistributedContext, use_deepspeed: bool
                  ) -> dict[str, Any]:
-    """Run the configured stages (``run.stages``, a prefix-closed subset of ach, data,
-    teacher) into ``run.dir``.
+    """Run the configured stages (``run.stages``) into ``run.dir``.
 
     Args:
-        cfg: the composed config.
+        cfg: the composed config (already validated).
         ctx: this process's rank, world size and device.
         use_deepspeed: train with the DeepSpeed engine (``deepspeed`` group) rather than
             plain PyTorch (``train.py`` decides: launched by a launcher and enabled).
 
     Returns:
-        ``{"run_dir": Path, "teacher": TrainResult | None, "seconds": {stage: s}}``.
-    """
-    run_dir = Path(cfg.run.dir)
-    stages = list(cfg.run.stages)
-    unknown = [s for s in stages if s not in STAGES]
-    if unknown:
-        raise ValueError(f"run.stages: unknown stage(s) {unknown}; this build has {STAGES}")
-    if ctx.is_main:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        write_text_atomic(run_dir / "config.yaml", OmegaConf.to_yaml(cfg, resolve=True))
-    ctx.barrier()
-    seconds: dict[str, float] = {}
-    out: dict[str, Any] = {"run_dir": run_dir, "teacher": None, "seconds": seconds}
+        ``{"run_dir": Path, "summary": dict, "seconds": {stage: s}, "<stage>": result}``
+        with a :class:`TrainResult` for the training stages.
 
-    t = time.perf_counter()
-    ach = stage_ach(cfg, run_dir, ctx)
-    seconds["ach"] = time.perf_counter() - t
-    if "data" not in stages:
-        return out
-    data = config_from_mapping(DataConfig, _container(cfg, "data"), "data")
-    t = time.perf_counter()
-    folders = stage_data(data, run_dir, ctx)
-    seconds["data"] = time.perf_counter() - t
-    if "teacher" not in stages:
-        return out
-    t = time.perf_counter()
-    out["teacher"] = stage_teacher(cfg, ach, data, folders, run_dir, ctx, use_deepspeed)
-    seconds["teacher"] = time.perf_counter() - t
-    return out
+    Raises:
+        RunDirectoryError: the run directory cannot be used as asked (before any work).
+    """
+    run = RunDirectory(cfg.run.dir, ctx.is_main)
+    stages = check_stages(list(cfg.run.stages))
+    plans = run.plan(plan_stages(cfg, stages, ctx, use_deepspeed))
+    console = logging.StreamHandler(sys.stderr)
+    console.setFormatter(logging.Formatter("[hacd] %(message)s"))
+    if ctx.is_main:
+        log.addHandler(console)
+        log.setLevel(logging.INFO)
+    run.open_log(log)
+    try:
+        kept = run.save_config(OmegaConf.to_yaml(cfg, resolve=True))
+        if kept is not None:
+            log.info("run directory %s (config kept as %s)", run.path, kept.name)
+        return _run_stages(cfg, plans, run, ctx, use_deepspeed)
+    finally:
+        run.close_log(log)
+        log.removeHandler(console)
+
+
+def _run_stages(cfg: DictConfig, plans: list[StagePlan], run: RunDirectory,
+                ctx: DistributedContext, use_deepspeed: bool) -> dict[str, Any]:
+    data = config_from_mapping(DataConfig, container(cfg, "data"), "data")
+    results: dict[str, Any] = {}
+    seconds: dict[str, float] = {}
+    rows: dict[str, dict[str, Any]] = {}
+    for plan in plans:
+        name = plan.name
+        t = time.perf_counter()
+        if plan.action == "skip":
+            record = run.record(name) or {}
+            log.info("%s: skipped, finished %s with the same settings (fingerprint %s)",
+                     name, record.get("finished_at", "?"), plan.fingerprint)
+        else:
+            if plan.action == "resume":
+                log.info("%s: resuming an interrupted run (fingerprint %s)", name,
+                         plan.fingerprint)
+            else:
+                log.info("%s: running (fingerprint %s)", name, plan.fingerprint)
+            run.write_record(plan, "running")
+        results[name] = _stage(cfg, plan, data, results, run.path, ctx, use_deepspeed)
+        seconds[name] = time.perf_counter() - t
+        numbers = _key_numbers(name, results[name])
+        if plan.action != "skip":
+            extra = {"finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                     "seconds": seconds[name], "git_revision": git_revision(),
+                     "key_numbers": numbers}
+            if isinstance(results[name], TrainResult):
+                extra["resumed_from"] = results[name].metrics.get("resumed_from")
+            run.write_record(plan, "complete", **extra)
+        rows[name] = {"status": {"run": "ran", "skip": "skipped", "resume": "resumed"}[
+            plan.action], "seconds": seconds[name], "fingerprint": plan.fingerprint,
+            **numbers}
+        log.info("%s: %s in %.1f s  %s", name, rows[name]["status"], seconds[name],
+                 "  ".join(f"{k} {_fmt(v)}" for k, v in numbers.items()))
+    summary = {"run_dir": str(run.path), "git_revision": git_revision(), "stages": rows}
+    run.write_summary(summary)
+    if ctx.is_main:
+        log.info("done: %s (summary.json, train.log, records/)", run.path)
+    return {"run_dir": run.path, "summary": summary, "seconds": seconds, **results}
+
+
+def _stage(cfg: DictConfig, plan: StagePlan, data: DataConfig, results: dict[str, Any],
+           run_dir: Path, ctx: DistributedContext, use_deepspeed: bool) -> Any:
+    """Run (or, when skipped, load the outputs of) one stage."""
+    name, action = plan.name, plan.action
+    if name == "ach":
+        if action == "skip":
+            return ConceptHierarchy.load(run_dir / "ach.json")
+        return run_ach(cfg, run_dir, ctx)
+    if name == "data":
+        return data_folders(data, run_dir) if action == "skip" else run_data(data, run_dir, ctx)
+    if action == "skip":
+        trainer = container(cfg, "trainer")
+        if name != "teacher":
+            trainer.update(container(cfg, f"{name}.trainer"))
+        done = completed_result(run_dir / name, int(trainer["max_steps"]), plan.fingerprint)
+        if done is None:
+            raise RunDirectoryError(f"stage {name} is recorded as complete but "
+                                    f"{run_dir / name} holds no finished result; use a new "
+                                    "run.dir")
+        return done
+    if name == "teacher":
+        return run_teacher(cfg, results["ach"], data, results["data"], run_dir, ctx,
+                           use_deepspeed, plan.fingerprint)
+    return run_distill(cfg, results["ach"], results["data"], run_dir, ctx, use_deepspeed,
+                       plan.fingerprint)

@@ -1,0 +1,270 @@
+"""The stages of ``train.py``: what each reads from the config, and how each runs.
+
+Every stage has a *settings* function (the part of the composed config its outputs depend
+on, as plain JSON; keys that change only how a run is watched or where it caches are left
+out) and a *run* function that does the work into the run directory. The runner
+(``runner.py``) fingerprints the settings, decides skip/resume/run, and calls these.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+import torch
+from omegaconf import DictConfig, OmegaConf
+
+from hacd_graph.ach import ConceptHierarchy, build_ach
+from hacd_graph.gnn import GNNConfig
+from hacd_graph.pipeline.fingerprint import file_digest
+from hacd_graph.teacher import TeacherConfig
+from hacd_graph.teacher.stage import TeacherStage
+from hacd_graph.training import (
+    DistributedContext,
+    TrainerConfig,
+    TrainResult,
+    config_from_mapping,
+    fit,
+)
+
+STAGES = ("ach", "data", "teacher", "distill")
+STAGE_VERSIONS = {"ach": 1, "data": 1, "teacher": 1, "distill": 1}
+STAGE_INPUTS = {"ach": (), "data": (), "teacher": ("ach", "data"),
+                "distill": ("ach", "data", "teacher")}
+# settings that change how a run is watched, checkpointed or parallelised, not its results
+WATCH_ONLY_TRAINER = ("progress", "tensorboard", "log_every", "resume", "ckpt_every",
+                      "keep_last")
+WATCH_ONLY_DATA = ("synth_workers", "num_workers", "features")
+WATCH_ONLY_LLM = ("cache_dir",)
+
+
+@dataclasses.dataclass
+class DataConfig:
+    """Where the clips come from (the Hydra ``data`` group).
+
+    Args:
+        root: a folder holding ``train/`` and ``eval/`` manifests to use as they are;
+            ``None`` generates synthetic clips into ``<run>/data``.
+        train_clips, eval_clips: clips to generate per split.
+        train_seed, eval_seed: generator seeds (different seeds: a held-out split).
+        duration_s: clip length in seconds.
+        synth_workers: processes generating clips.
+        features: ``"cached"`` or ``"on_the_fly"`` log-mel features for training.
+        num_workers: DataLoader workers for ``on_the_fly``.
+    """
+
+    root: str | None = None
+    train_clips: int = 600
+    eval_clips: int = 200
+    train_seed: int = 1
+    eval_seed: int = 2
+    duration_s: float = 2.0
+    synth_workers: int = 2
+    features: str = "cached"
+    num_workers: int = 0
+
+
+def container(cfg: DictConfig, key: str) -> dict[str, Any]:
+    """``cfg[key]`` as a resolved plain dict (``{}`` when absent)."""
+    node = OmegaConf.select(cfg, key)
+    return OmegaConf.to_container(node, resolve=True) if node is not None else {}  # type: ignore[return-value]
+
+
+def _without(values: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
+    return {k: v for k, v in values.items() if k not in keys}
+
+
+def trainer_settings(cfg: DictConfig, stage: str) -> dict[str, Any]:
+    """The stage's trainer block: ``trainer``, overridden by ``<stage>.trainer`` if any."""
+    base = container(cfg, "trainer")
+    if stage != "teacher":
+        base.update(container(cfg, f"{stage}.trainer"))
+    return base
+
+
+# --- settings (what each stage's outputs depend on) ---------------------------------------
+
+def ach_settings(cfg: DictConfig) -> dict[str, Any]:
+    spec = container(cfg, "ach")
+    if spec.get("audioset_ontology"):
+        spec["audioset_ontology_sha256"] = file_digest(spec["audioset_ontology"])
+    if spec.get("hierarchy_file"):
+        spec["hierarchy_file_sha256"] = file_digest(spec["hierarchy_file"])
+    return spec
+
+
+def data_settings(cfg: DictConfig) -> dict[str, Any]:
+    spec = _without(container(cfg, "data"), WATCH_ONLY_DATA)
+    if spec.get("root"):
+        root = Path(spec["root"])
+        spec["manifests_sha256"] = {split: file_digest(root / split / "manifest.jsonl")
+                                    for split in ("train", "eval")}
+    return spec
+
+
+def teacher_settings(cfg: DictConfig) -> dict[str, Any]:
+    return {"teacher": container(cfg, "teacher"), "gnn": container(cfg, "gnn"),
+            "trainer": _without(trainer_settings(cfg, "teacher"), WATCH_ONLY_TRAINER),
+            "features": container(cfg, "data").get("features", "cached")}
+
+
+def distill_settings(cfg: DictConfig) -> dict[str, Any]:
+    distill = container(cfg, "distill")
+    distill["trainer"] = _without(trainer_settings(cfg, "distill"), WATCH_ONLY_TRAINER)
+    return {"distill": distill, "bridge": container(cfg, "bridge"),
+            "llm": _without(container(cfg, "llm"), WATCH_ONLY_LLM)}
+
+
+SETTINGS = {"ach": ach_settings, "data": data_settings, "teacher": teacher_settings,
+            "distill": distill_settings}
+
+
+def resume_key(cfg: DictConfig, ctx: DistributedContext, use_deepspeed: bool
+               ) -> dict[str, Any]:
+    """What a training stage's checkpoints depend on besides its settings."""
+    key: dict[str, Any] = {"engine": "deepspeed" if use_deepspeed else "torch",
+                           "world_size": ctx.world_size}
+    if use_deepspeed:
+        key["deepspeed"] = container(cfg, "deepspeed.config")
+    return key
+
+
+# --- running ------------------------------------------------------------------------------
+
+def run_ach(cfg: DictConfig, run_dir: Path, ctx: DistributedContext) -> ConceptHierarchy:
+    """Build the hierarchy from the ``ach`` group and save ``ach.json`` (rank 0)."""
+    spec = container(cfg, "ach")
+    sources = spec.pop("sources", ["core"])
+    ontology = spec.pop("audioset_ontology", None)
+    ach = build_ach(tuple(sources), audioset_ontology=ontology,
+                    **{k: v for k, v in spec.items() if v is not None})
+    if ctx.is_main:
+        ach.save(run_dir / "ach.json")
+    ctx.barrier()
+    return ach
+
+
+def data_folders(cfg: DataConfig, run_dir: Path) -> tuple[Path, Path]:
+    """The train and eval folders (``data.root``'s or ``<run>/data``'s)."""
+    root = Path(cfg.root) if cfg.root is not None else run_dir / "data"
+    return root / "train", root / "eval"
+
+
+def run_data(cfg: DataConfig, run_dir: Path, ctx: DistributedContext) -> tuple[Path, Path]:
+    """Generate the synthetic train and eval clips (rank 0; resumable), unless ``data.root``."""
+    folders = data_folders(cfg, run_dir)
+    if cfg.root is None and ctx.is_main:
+        from hacd_graph.data.export import write_synthetic
+        from hacd_graph.data.synth.scene import SceneConfig
+
+        scene = SceneConfig(duration_s=cfg.duration_s)
+        for folder, n, seed in ((folders[0], cfg.train_clips, cfg.train_seed),
+                                (folders[1], cfg.eval_clips, cfg.eval_seed)):
+            write_synthetic(folder, n, seed=seed, config=scene, workers=cfg.synth_workers,
+                            progress=True)
+    ctx.barrier()
+    return folders
+
+
+def run_teacher(cfg: DictConfig, ach: ConceptHierarchy, data: DataConfig,
+                folders: tuple[Path, Path], run_dir: Path, ctx: DistributedContext,
+                use_deepspeed: bool, fingerprint: str | None = None) -> TrainResult:
+    """Train the teacher through the one training loop into ``<run>/teacher``."""
+    trainer = config_from_mapping(TrainerConfig, trainer_settings(cfg, "teacher"), "trainer")
+    teacher = config_from_mapping(TeacherConfig, container(cfg, "teacher"), "teacher")
+    gnn = config_from_mapping(GNNConfig, container(cfg, "gnn"), "gnn")
+
+    def make() -> TeacherStage:
+        return TeacherStage(ach, teacher, gnn, folders[0], folders[1], trainer.batch_size,
+                            seed=trainer.seed, features=data.features,
+                            num_workers=data.num_workers, show_progress=ctx.is_main)
+
+    # rank 0 fills the feature caches first; the others then read them
+    stage = make() if ctx.is_main else None
+    ctx.barrier()
+    stage = stage or make()
+    ds = container(cfg, "deepspeed") if use_deepspeed else None
+    return fit(stage, trainer, run_dir / "teacher", ctx, deepspeed=ds, fingerprint=fingerprint)
+
+
+def _llm_loader(cfg: DictConfig, ctx: DistributedContext) -> Any:
+    """A function returning a fresh (LLM, tokenizer); the default LLM is built once (rank 0)."""
+    from hacd_graph.llm import load_causal_lm
+    from hacd_graph.llm.loading import default_llm_path
+
+    llm_cfg = container(cfg, "llm")
+    if llm_cfg["name"] == "default":
+        path = None
+        if ctx.is_main:  # builds and caches it the first time
+            path = default_llm_path(llm_cfg, progress=True)
+        ctx.barrier()
+        path = path or default_llm_path(llm_cfg, progress=False)
+        return lambda: load_causal_lm(str(path), dtype=llm_cfg.get("dtype", "float32"))
+    return lambda: load_causal_lm(llm_cfg["name"], dtype=llm_cfg.get("dtype", "float32"),
+                                  trust_remote_code=llm_cfg.get("trust_remote_code", False))
+
+
+def run_distill(cfg: DictConfig, ach: ConceptHierarchy, folders: tuple[Path, Path],
+                run_dir: Path, ctx: DistributedContext, use_deepspeed: bool,
+                fingerprint: str | None = None) -> TrainResult:
+    """Distil the trained teacher into the LLM through the one loop into ``<run>/distill``."""
+    from hacd_graph.distill.stage import DistillConfig, DistillData, DistillStage
+    from hacd_graph.distill.student import StudentSpec
+    from hacd_graph.distill.teacher_cache import cached_teacher_outputs
+    from hacd_graph.llm import LoraSettings
+    from hacd_graph.teacher.data import cached_features, open_clips
+    from hacd_graph.teacher.stage import load_teacher
+
+    settings = container(cfg, "distill")
+    settings.pop("trainer", None)
+    config = config_from_mapping(DistillConfig, settings, "distill")
+    trainer = config_from_mapping(TrainerConfig, trainer_settings(cfg, "distill"),
+                                  "distill.trainer")
+    bridge = container(cfg, "bridge")
+    use_hdl = (bridge.get("bridge_type") != "mlp") if config.hdl == "auto" else bool(config.hdl)
+    llm_cfg = container(cfg, "llm")
+    head_cfg = llm_cfg.get("concept_head") or {}
+
+    teacher_dir, stage_dir = run_dir / "teacher", run_dir / "distill"
+    teacher = load_teacher(teacher_dir, ach)
+    logmel = teacher.config.logmel
+    splits = {}
+    for split, folder in zip(("train", "eval"), folders, strict=True):
+        clips = open_clips(folder, ach, logmel.sample_rate)
+        outputs = None
+        if ctx.is_main:
+            stage_dir.mkdir(parents=True, exist_ok=True)
+            features = cached_features(clips, logmel, show_progress=True)
+            outputs = cached_teacher_outputs(stage_dir / f"teacher_outputs_{split}.pt",
+                                             teacher, features)
+        ctx.barrier()
+        if outputs is None:
+            outputs = cached_teacher_outputs(stage_dir / f"teacher_outputs_{split}.pt",
+                                             teacher, torch.empty(len(clips), 0))
+        descriptions = [clips.dataset.metadata(i)["description"] for i in range(len(clips))]
+        splits[split] = DistillData(outputs, descriptions, clips.targets)
+
+    embeddings_file = teacher_dir / "concept_embeddings.pt"
+    graph_teacher = teacher.config.head == "graph"
+    if graph_teacher and embeddings_file.is_file():
+        embeddings, train_concepts = torch.load(embeddings_file), False
+    else:  # a flat teacher has no node embeddings: the student learns a free table
+        generator = torch.Generator().manual_seed(trainer.seed)
+        dim = int(container(cfg, "gnn").get("out_dim", 64))
+        embeddings = torch.randn(len(ach), dim, generator=generator) * dim ** -0.5
+        train_concepts = True
+    loss_table = (ach.ancestor_table() if teacher.config.loss == "marginal_bce"
+                  else torch.arange(len(ach)).unsqueeze(1))
+    student = StudentSpec(
+        load_llm=_llm_loader(cfg, ctx), bridge=bridge,
+        lora=LoraSettings.from_config(llm_cfg.get("lora")),
+        concept_embeddings=embeddings, audio_dim=splits["train"].teacher.audio_dim,
+        train_concepts=train_concepts, probe_head=not use_hdl,
+        free_bias=bool(head_cfg.get("free_bias", False)),
+        summary=head_cfg.get("summary", "last_audio"),
+        audio_token=llm_cfg.get("audio_token", "<audio>"))
+    stage = DistillStage(ach, loss_table, student, config, splits["train"], splits["eval"],
+                         trainer.batch_size, seed=trainer.seed, hdl=use_hdl)
+    ds = container(cfg, "deepspeed") if use_deepspeed else None
+    return fit(stage, trainer, stage_dir, ctx, deepspeed=ds, fingerprint=fingerprint)
