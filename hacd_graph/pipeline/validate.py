@@ -220,6 +220,10 @@ SECTIONS: tuple[Section, ...] = (
             {"summary": one_of("last_audio", "last_token")}),
     Section("llm.lora", "hacd_graph.llm.lora:LoraSettings",
             {"r": at_least(1), "alpha": above(0), "dropout": between(0, 1)}),
+    Section("distill", "hacd_graph.distill.stage:DistillConfig",
+            {"lm_weight": at_least(0), "temperature": above(0), "max_target_tokens": at_least(1),
+             "eval_batch_size": at_least(1), "top_k": at_least(1),
+             "hdl": one_of(True, False, "auto")}),
     Section("distill.trainer", "hacd_graph.training:TrainerConfig", TRAINER_RULES),
 )
 
