@@ -188,3 +188,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("concepts", help="list the sound-source concepts the generator renders")
     p.set_defaults(func=_concepts)
+
+    from hacd_graph.data.soundbank.cli import add_parser as add_soundbank
+
+    add_soundbank(sub)
