@@ -13,8 +13,7 @@ traceback.
 
 Which exceptions count as user errors: :class:`UserError` and its subclasses, the library's
 ``ValueError`` family (``HierarchyError``, bad settings), ``OSError`` (missing files,
-permissions, a file where a folder should be), audio files that cannot be read, and
-Hydra/OmegaConf composition errors.
+permissions, a file where a folder should be), and Hydra/OmegaConf composition errors.
 """
 
 from __future__ import annotations
@@ -46,10 +45,7 @@ def is_user_error(error: BaseException) -> bool:
     """Whether ``error`` reports bad input rather than a bug (see the module docstring)."""
     if isinstance(error, UserError | ValueError | OSError):
         return True
-    module = type(error).__module__
-    if module.startswith(("hydra.", "omegaconf.")):
-        return True
-    return type(error).__name__ == "AudioReadError"  # hacd_graph.data.audio_io, not imported here
+    return type(error).__module__.startswith(("hydra.", "omegaconf."))
 
 
 def one_line(error: BaseException) -> str:

@@ -11,31 +11,44 @@ import struct
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import soundfile as sf
 import torch
 
+from hacd_graph.errors import UserError
+
 CROP_MODES = ("start", "center", "random")
+# Why a file is skipped. Counts of other things a loader notes (labels that map to no
+# concept, clips without labels) live in the same report but are not bad files.
+FILE_REASONS = ("missing", "empty", "not_audio", "truncated", "corrupt", "non_finite")
+# First bytes of the containers libsndfile reads (WAV, RF64, FLAC, Ogg, AIFF, MP3 with ID3).
+AUDIO_SIGNATURES = (b"RIFF", b"RF64", b"fLaC", b"OggS", b"FORM", b"ID3")
 
 
-class AudioReadError(Exception):
+class AudioReadError(UserError):
     """An audio file that cannot be used; the message names the file and the reason.
 
     Attributes:
-        path: the file. reason: one of ``"missing"``, ``"empty"``, ``"truncated"``,
-        ``"corrupt"``, ``"non_finite"``.
+        path: the file. reason: one of :data:`FILE_REASONS` (``"not_audio"``: no audio
+        container starts the file; ``"corrupt"``: one does, but it cannot be decoded).
     """
 
     def __init__(self, path: str | Path, reason: str, detail: str = "") -> None:
         self.path = str(path)
         self.reason = reason
+        self.detail = detail
         super().__init__(f"{path}: {reason} audio file" + (f" ({detail})" if detail else ""))
 
 
 @dataclass
 class SkipReport:
-    """Bad files skipped instead of raised: counts by reason and the files themselves."""
+    """Bad files skipped instead of raised: counts by reason and the files themselves.
+
+    ``counts`` may also hold a loader's notes that are not files (``unmapped_label``,
+    ``no_labels``); :meth:`summary` reports them apart from the skipped files.
+    """
 
     counts: Counter = field(default_factory=Counter)
     files: list[tuple[str, str]] = field(default_factory=list)
@@ -48,15 +61,19 @@ class SkipReport:
     @property
     def total(self) -> int:
         """Number of skipped files."""
-        return sum(self.counts.values())
+        return sum(v for k, v in self.counts.items() if k in FILE_REASONS)
 
     def summary(self) -> str:
-        """One line: ``skipped 3 bad audio files: missing 2, corrupt 1``."""
-        if not self.total:
-            return "skipped 0 bad audio files"
-        return f"skipped {self.total} bad audio files: " + ", ".join(
-            f"{k} {v}" for k, v in sorted(self.counts.items())
-        )
+        """One line: ``skipped 3 bad audio files: missing 2, corrupt 1``, then the notes
+        (``; noted: unmapped_label 4``)."""
+        files = sorted((k, v) for k, v in self.counts.items() if k in FILE_REASONS and v)
+        notes = sorted((k, v) for k, v in self.counts.items() if k not in FILE_REASONS and v)
+        text = f"skipped {self.total} bad audio files"
+        if files:
+            text += ": " + ", ".join(f"{k} {v}" for k, v in files)
+        if notes:
+            text += "; noted: " + ", ".join(f"{k} {v}" for k, v in notes)
+        return text
 
 
 def _wav_declared_bytes(path: Path) -> tuple[int, int] | None:
@@ -78,17 +95,23 @@ def _wav_declared_bytes(path: Path) -> tuple[int, int] | None:
     return None
 
 
-def read_audio(path: str | Path) -> tuple[np.ndarray, int]:
-    """Read a whole file as float32 ``[S, C]`` and its rate, checking it is sound.
+def check_header(path: str | Path) -> Any:
+    """Check a file's header without decoding its samples; return libsndfile's info.
 
     Raises:
-        AudioReadError: missing, empty, truncated, corrupt or non-finite file (names the file).
+        AudioReadError: missing, empty (0 bytes or 0 frames), not audio, truncated (a WAV
+            whose data chunk is shorter than declared) or corrupt header.
     """
     p = Path(path)
     if not p.is_file():
         raise AudioReadError(p, "missing", "no such file")
     if p.stat().st_size == 0:
         raise AudioReadError(p, "empty", "0 bytes")
+    with p.open("rb") as f:
+        head = f.read(4)
+    if not head.startswith(AUDIO_SIGNATURES) and not (head[:1] == b"\xff"
+                                                      and head[1:2] >= b"\xe0"):
+        raise AudioReadError(p, "not_audio", f"starts with {head!r}, no audio container")
     declared = _wav_declared_bytes(p)
     if declared is not None and declared[1] < declared[0]:
         raise AudioReadError(
@@ -96,6 +119,41 @@ def read_audio(path: str | Path) -> tuple[np.ndarray, int]:
         )
     try:
         info = sf.info(str(p))
+    except (sf.LibsndfileError, RuntimeError, ValueError) as e:
+        raise AudioReadError(p, "corrupt", str(e).replace(str(p), "").strip(" :'")) from e
+    if info.frames == 0:
+        raise AudioReadError(p, "empty", "0 samples")
+    return info
+
+
+def check_audio(path: str | Path, full: bool = True) -> AudioReadError | None:
+    """What is wrong with an audio file, or ``None`` when it can be used.
+
+    Args:
+        path: the file.
+        full: decode the samples too (finds NaN/infinite samples and truncated compressed
+            files); ``False`` checks the header only (:func:`check_header`).
+    """
+    try:
+        if full:
+            read_audio(path)
+        else:
+            check_header(path)
+    except AudioReadError as error:
+        return error
+    return None
+
+
+def read_audio(path: str | Path) -> tuple[np.ndarray, int]:
+    """Read a whole file as float32 ``[S, C]`` and its rate, checking it is sound.
+
+    Raises:
+        AudioReadError: missing, empty, not audio, truncated, corrupt or non-finite file
+            (names the file).
+    """
+    p = Path(path)
+    info = check_header(p)
+    try:
         data, sr = sf.read(str(p), dtype="float32", always_2d=True)
     except (sf.LibsndfileError, RuntimeError, ValueError) as e:
         raise AudioReadError(p, "corrupt", str(e).replace(str(p), "").strip(" :'")) from e

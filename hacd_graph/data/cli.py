@@ -1,9 +1,14 @@
-"""``hacd-graph data ...``: generate synthetic data, export shards, preview clips."""
+"""``hacd-graph data ...``: generate synthetic data, export shards, preview clips, index real
+datasets. Errors (an unknown preset, a folder made with other settings, a missing file, a
+bad audio file) are one line (``hacd_graph.errors.run_main``)."""
 
 from __future__ import annotations
 
 import argparse
 import os
+from pathlib import Path
+
+from hacd_graph.errors import UserError
 
 
 def _config(args: argparse.Namespace):
@@ -58,8 +63,11 @@ def _shards(args: argparse.Namespace) -> int:
     from hacd_graph.data.shards import write_shards, write_synthetic_shards
 
     if (args.manifest is None) == (args.n is None):
-        raise SystemExit("give either --manifest DIR (export) or --n N (generate)")
+        raise UserError("give either --manifest DIR (export) or --n N (generate)")
     if args.manifest is not None:
+        manifest = Path(args.manifest)
+        if not (manifest / "manifest.jsonl").is_file() and not manifest.is_file():
+            raise UserError(f"--manifest {manifest}: no manifest.jsonl there")
         shards = write_shards(args.manifest, args.out, args.shard_size, progress=not args.quiet)
     else:
         shards = write_synthetic_shards(
@@ -107,25 +115,24 @@ def _real(args: argparse.Namespace) -> int:
     from hacd_graph.ach import build_ach
     from hacd_graph.data import real
 
+    if args.dataset != "esc50" and args.meta is None:
+        raise UserError(f"data real {args.dataset} needs --meta (its metadata CSV)")
     ach = build_ach()
-    skip = args.skip_missing
+    kw = {"skip_missing": args.skip_bad, "check_audio": args.check}
     if args.dataset == "audioset":
-        clips, report = real.load_audioset(args.meta, args.audio, ach, args.ontology, skip)
+        clips, report = real.load_audioset(args.meta, args.audio, ach, args.ontology, **kw)
     elif args.dataset == "fsd50k":
-        clips, report = real.load_fsd50k(args.meta, args.audio, ach, args.ontology, skip)
+        clips, report = real.load_fsd50k(args.meta, args.audio, ach, args.ontology, **kw)
     elif args.dataset == "esc50":
-        clips, report = real.load_esc50(args.audio, ach, ontology=args.ontology, skip_missing=skip)
+        clips, report = real.load_esc50(args.audio, ach, ontology=args.ontology, **kw)
     elif args.dataset == "clotho":
-        clips, report = real.load_clotho(args.meta, args.audio, skip)
+        clips, report = real.load_clotho(args.meta, args.audio, **kw)
     else:
         clips, report = real.load_audiocaps(
-            args.meta, args.audio, ach, tuple(args.segments or ()), args.ontology, skip
+            args.meta, args.audio, ach, tuple(args.segments or ()), args.ontology, **kw
         )
     path = real.write_manifest(clips, args.out)
     print(f"wrote {len(clips)} clips to {path}; {report.summary()}")
-    for reason, count in sorted(report.counts.items()):
-        if reason not in ("missing",):
-            print(f"  {reason}: {count}")
     return 0
 
 
@@ -183,7 +190,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--out", required=True, help="manifest.jsonl to write")
     p.add_argument("--ontology", default=None, help="AudioSet ontology.json (better MID mapping)")
     p.add_argument("--segments", nargs="+", default=None, help="AudioCaps: AudioSet segment CSVs")
-    p.add_argument("--skip-missing", action="store_true", help="skip clips without audio (counted)")
+    p.add_argument("--skip-bad", "--skip-missing", dest="skip_bad", action="store_true",
+                   help="skip clips whose audio is missing, empty, not audio, truncated, corrupt "
+                   "or NaN (counted by reason) instead of stopping at the first")
+    p.add_argument("--check", choices=["full", "header", "none"], default="full",
+                   help="check each audio file: decode it (full, default), read its header, "
+                   "or trust it (none)")
     p.set_defaults(func=_real)
 
     p = sub.add_parser("concepts", help="list the sound-source concepts the generator renders")

@@ -8,7 +8,9 @@ Layout of ``write_synthetic(out_dir, ...)``::
     out_dir/manifest.partial.jsonl        while running; lets a killed run resume
 
 Each file appears atomically (written to a temporary name, then ``os.replace``), so a killed
-run leaves only complete files; clips whose manifest line was written are not redone.
+run leaves only complete files; clips whose manifest line was written are not redone. A
+folder holds exactly the clips its manifest lists: rerunning with a smaller ``n`` removes
+the generator's WAVs beyond it (never other files).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from __future__ import annotations
 import io
 import json
 import multiprocessing as mp
+import re
 from collections.abc import Iterable
 from dataclasses import asdict
 from pathlib import Path
@@ -191,7 +194,22 @@ def write_synthetic(
     text = "".join(done[i] + "\n" for i in sorted(done))
     write_bytes_atomic(manifest, text.encode("utf-8"))
     partial.unlink()
+    removed = remove_orphans(out, seed, {json.loads(line)["audio"] for line in done.values()})
+    if removed and progress:
+        print(f"removed {removed} clips of {out} beyond the {n} asked for")
     return manifest
+
+
+def remove_orphans(out: Path, seed: int, keep: set[str]) -> int:
+    """Delete the generator's WAVs (``audio/s<seed>-<index>.wav``) that the manifest does
+    not list (``keep``: paths relative to ``out``); return how many were deleted."""
+    pattern = re.compile(rf"s{seed}-\d+\.wav")
+    removed = 0
+    for wav in sorted((out / "audio").glob("*.wav")):
+        if pattern.fullmatch(wav.name) and f"audio/{wav.name}" not in keep:
+            wav.unlink()
+            removed += 1
+    return removed
 
 
 def read_manifest(path: str | Path) -> list[dict[str, Any]]:

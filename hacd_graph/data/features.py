@@ -39,11 +39,18 @@ class LogMelConfig:
     log_offset: float = 1e-6
     center: bool = True
 
+    @property
+    def min_samples(self) -> int:
+        """The shortest input the transform takes; shorter clips are zero-padded to it
+        (``n_fft // 2 + 1`` when centred, for the reflection padding; else ``n_fft``)."""
+        return self.n_fft // 2 + 1 if self.center else self.n_fft
+
     def num_frames(self, num_samples: int) -> int:
-        """Number of frames T the front end makes from ``num_samples`` samples."""
+        """Number of frames T the front end makes from ``num_samples`` samples (>= 1)."""
+        num_samples = max(num_samples, self.min_samples)
         if self.center:
             return num_samples // self.hop_length + 1
-        return max(0, (num_samples - self.n_fft) // self.hop_length + 1)
+        return (num_samples - self.n_fft) // self.hop_length + 1
 
     def key(self) -> str:
         """A stable string naming these settings (used to key on-disk caches)."""
@@ -60,6 +67,9 @@ class LogMel(nn.Module):
         input: waveform ``[B, S]`` or ``[S]`` (float, mono, at ``config.sample_rate``).
         output: ``[B, T, M]`` (or ``[T, M]`` for an unbatched input), with
         ``T = config.num_frames(S)`` and ``M = config.n_mels``.
+
+    A clip shorter than ``config.min_samples`` (the analysis window) is zero-padded at the
+    end to that length; an empty one (``S = 0``) is refused with a ``ValueError``.
     """
 
     def __init__(self, config: LogMelConfig | None = None) -> None:
@@ -86,6 +96,11 @@ class LogMel(nn.Module):
             waveform = waveform.unsqueeze(0)
         if waveform.dim() != 2:
             raise ValueError(f"LogMel expects [B, S] or [S], got shape {tuple(waveform.shape)}")
+        short = self.config.min_samples - waveform.shape[-1]
+        if waveform.shape[-1] == 0:
+            raise ValueError("LogMel: the waveform is empty (0 samples); no frame to compute")
+        if short > 0:  # shorter than one analysis window: pad with silence
+            waveform = torch.nn.functional.pad(waveform, (0, short))
         spec = self.mel(waveform.float())  # [B, M, T]
         out = torch.log(spec + self.config.log_offset).transpose(1, 2).contiguous()
         return out[0] if unbatched else out
@@ -128,14 +143,21 @@ def kaldi_fbank(waveform: torch.Tensor, config: FbankConfig | None = None) -> to
 
     Returns:
         ``[T, M]`` normalised log-mel filterbank energies (``T = target_length`` if set).
+        A clip shorter than one window (``frame_length_ms``) is zero-padded to one window
+        after its mean is removed, giving ``T = 1``; an empty one raises ``ValueError``.
     """
     from torchaudio.compliance import kaldi
 
     c = config or FbankConfig()
     if waveform.dim() != 1:
         raise ValueError(f"kaldi_fbank expects a mono [S] waveform, got {tuple(waveform.shape)}")
+    if waveform.numel() == 0:
+        raise ValueError("kaldi_fbank: the waveform is empty (0 samples); no frame to compute")
     wav = waveform.float().unsqueeze(0)
     wav = wav - wav.mean()
+    window = int(c.sample_rate * c.frame_length_ms / 1000)  # kaldi's window in samples
+    if wav.shape[1] < window:  # shorter than one window: pad with silence
+        wav = torch.nn.functional.pad(wav, (0, window - wav.shape[1]))
     fb = kaldi.fbank(
         wav,
         htk_compat=True,

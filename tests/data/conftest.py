@@ -43,3 +43,20 @@ def write_tone(path: Path, seconds: float = 0.25, sr: int = 22050) -> Path:
 @pytest.fixture
 def tone_writer():
     return write_tone
+
+
+def write_bad_files(folder: Path, names: list[str]) -> None:
+    """One good clip, then a truncated, an empty, a non-audio and a NaN file, in that
+    order, named ``names``."""
+    good, truncated, empty, text, nan = names
+    write_tone(folder / good)
+    data = write_tone(folder / truncated).read_bytes()
+    (folder / truncated).write_bytes(data[: len(data) // 2])
+    (folder / empty).write_bytes(b"")
+    (folder / text).write_text("not audio at all\n")
+    sf.write(folder / nan, np.array([0.0, np.nan, 0.1], dtype=np.float32), 8000, subtype="FLOAT")
+
+
+@pytest.fixture
+def bad_files_writer():
+    return write_bad_files

@@ -3,7 +3,13 @@ import pytest
 import soundfile as sf
 import torch
 
-from hacd_graph.data.audio_io import AudioReadError, fit_to_length, load_audio
+from hacd_graph.data.audio_io import (
+    AudioReadError,
+    SkipReport,
+    check_audio,
+    fit_to_length,
+    load_audio,
+)
 
 
 @pytest.fixture
@@ -44,8 +50,10 @@ def test_bad_files_name_the_file(tmp_path, tone):
         "empty": tmp_path / "empty.wav",
         "truncated": tmp_path / "trunc.wav",
         "corrupt": tmp_path / "garbage.wav",
+        "not_audio": tmp_path / "notes.wav",
         "non_finite": tmp_path / "nan.wav",
     }
+    cases["not_audio"].write_text("this is a text file\n")
     cases["empty"].write_bytes(b"")
     cases["truncated"].write_bytes(data[: len(data) // 2])
     cases["corrupt"].write_bytes(b"RIFF" + bytes(range(256)) * 4)
@@ -56,3 +64,23 @@ def test_bad_files_name_the_file(tmp_path, tone):
         with pytest.raises(AudioReadError) as err:
             load_audio(path)
         assert err.value.reason == reason and str(path) in str(err.value)
+
+
+def test_check_audio_header_and_full(tmp_path, tone):
+    nan = tmp_path / "nan.wav"
+    sf.write(nan, np.array([0.0, np.nan, 0.1], dtype=np.float32), 8000, subtype="FLOAT")
+    header_only = tmp_path / "header.wav"
+    sf.write(header_only, np.zeros(0, dtype=np.float32), 8000)  # a header and 0 frames
+    assert check_audio(tone) is None and check_audio(tone, full=False) is None
+    assert check_audio(nan, full=False) is None and check_audio(nan).reason == "non_finite"
+    assert check_audio(header_only, full=False).reason == "empty"
+
+
+def test_skip_report_keeps_label_notes_apart():
+    report = SkipReport()
+    report.add(AudioReadError("a.wav", "truncated"))
+    report.add(AudioReadError("b.wav", "not_audio"))
+    report.counts["unmapped_label"] += 3
+    assert report.total == 2
+    assert report.summary() == (
+        "skipped 2 bad audio files: not_audio 1, truncated 1; noted: unmapped_label 3")

@@ -39,6 +39,28 @@ def test_kaldi_fbank_for_ast():
     assert kaldi_fbank(torch.randn(16000) * 0.1).shape == (98, 128)
 
 
+@pytest.mark.parametrize("center", [True, False])
+@pytest.mark.parametrize("samples", [1, 100, 256, 257, 399])
+def test_clips_shorter_than_the_window_are_padded(samples, center):
+    cfg = LogMelConfig(center=center)
+    out = LogMel(cfg)(torch.randn(samples) * 0.1)
+    assert out.shape == (cfg.num_frames(samples), cfg.n_mels) and out.shape[0] >= 1
+    assert torch.isfinite(out).all()
+    # the padding is silence: the first frame is the one of the clip padded much further
+    tone = torch.ones(samples) * 0.1
+    padded = torch.nn.functional.pad(tone, (0, 1024 - samples))
+    assert torch.allclose(LogMel(cfg)(tone)[0], LogMel(cfg)(padded)[0], atol=1e-4)
+    fb = kaldi_fbank(torch.randn(samples) * 0.1)
+    assert fb.shape == (1, 128) and torch.isfinite(fb).all()
+
+
+def test_empty_clips_are_refused():
+    with pytest.raises(ValueError, match="LogMel: the waveform is empty"):
+        LogMel()(torch.zeros(0))
+    with pytest.raises(ValueError, match="kaldi_fbank: the waveform is empty"):
+        kaldi_fbank(torch.zeros(0))
+
+
 def test_spec_augment_masks_and_is_reproducible():
     x = torch.randn(4, 100, 64)
     cfg = SpecAugmentConfig(

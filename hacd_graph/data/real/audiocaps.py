@@ -16,6 +16,7 @@ from hacd_graph.data.real.clips import (
     concepts_for_mids,
     missing,
     read_csv_rows,
+    usable,
 )
 
 if TYPE_CHECKING:
@@ -30,6 +31,7 @@ def load_audiocaps(
     ontology: str | Path | None = None,
     skip_missing: bool = False,
     split: str = "",
+    check_audio: str = "full",
 ) -> tuple[list[RealClip], SkipReport]:
     """AudioCaps clips with all their captions (grouped by YouTube id and start time).
 
@@ -39,7 +41,9 @@ def load_audiocaps(
         ach: the hierarchy; with ``segments_csvs`` gives AudioSet labels to the clips.
         segments_csvs: AudioSet segment CSVs to look the clips' labels up in.
         ontology: AudioSet ``ontology.json`` for MIDs without a concept.
-        skip_missing: skip (and count) clips whose audio is missing instead of raising.
+        skip_missing: skip (and count, by reason) clips whose audio is missing
+            or bad instead of raising.
+        check_audio: ``"full"`` (decode each file), ``"header"`` or ``"none"``.
         split: split name recorded on each clip.
 
     Returns:
@@ -79,6 +83,9 @@ def load_audiocaps(
                 f"{path}:{first_line[(ytid, start)]}",
                 skip_missing,
             )
+            continue
+        where = f"{path}:{first_line[(ytid, start)]}"
+        if not usable(report, audio, where, skip_missing, check_audio):
             continue
         mids = mids_of.get((ytid, start), [])
         labels = close_ids(ach, concepts_for_mids(resolver, mids, report)) if mids else []

@@ -15,7 +15,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from hacd_graph.data.audio_io import SkipReport
-from hacd_graph.data.real.clips import AudioIndex, RealClip, concepts_for_mids, missing
+from hacd_graph.data.real.clips import (
+    AudioIndex,
+    RealClip,
+    concepts_for_mids,
+    missing,
+    usable,
+)
 
 if TYPE_CHECKING:
     from hacd_graph.ach import ConceptHierarchy
@@ -66,6 +72,7 @@ def load_audioset(
     ontology: str | Path | None = None,
     skip_missing: bool = False,
     split: str = "",
+    check_audio: str = "full",
 ) -> tuple[list[RealClip], SkipReport]:
     """AudioSet clips with ACH labels (MIDs resolved on ``ach``, closed under ancestors).
 
@@ -75,7 +82,9 @@ def load_audioset(
         ach: the hierarchy.
         ontology: AudioSet ``ontology.json``, so MIDs without a concept map to their nearest
             mapped AudioSet ancestor (without it such MIDs are reported unmapped).
-        skip_missing: skip (and count) segments whose audio is missing instead of raising.
+        skip_missing: skip (and count, by reason) segments whose audio is missing
+            or bad instead of raising.
+        check_audio: ``"full"`` (decode each file), ``"header"`` or ``"none"``.
         split: split name recorded on each clip.
 
     Returns:
@@ -98,6 +107,8 @@ def load_audioset(
                 f"{segments_csv}:{number}",
                 skip_missing,
             )
+            continue
+        if not usable(report, path, f"{segments_csv}:{number}", skip_missing, check_audio):
             continue
         concepts = concepts_for_mids(resolver, mids, report)
         clips.append(

@@ -2,11 +2,14 @@
 under ancestors, captions), plus finding audio files and writing a manifest.
 
 Users bring their own audio; loaders read the official metadata formats and look the
-clips up in a local folder. A clip whose file is missing raises ``FileNotFoundError``
-naming the file and the metadata row, or, with ``skip_missing=True``, is skipped and
-counted in the ``SkipReport`` the loader returns. Labels are never guessed: a class that
-maps to no concept is reported, and caption-only datasets (Clotho, AudioCaps without
-AudioSet segments) carry empty label lists.
+clips up in a local folder. Each file found is checked (``check_audio``: ``"full"`` decodes
+it, ``"header"`` reads its header only, ``"none"`` trusts it). A clip whose file is missing
+raises ``FileNotFoundError`` and one whose file is empty, not audio, truncated, corrupt or
+holds NaN samples raises ``AudioReadError``, both naming the file and the metadata row; with
+``skip_missing=True`` the clip is skipped instead and counted by reason in the
+``SkipReport`` the loader returns. Labels are never guessed: a class that maps to no concept
+is reported, and caption-only datasets (Clotho, AudioCaps without AudioSet segments) carry
+empty label lists.
 """
 
 from __future__ import annotations
@@ -19,9 +22,10 @@ from pathlib import Path
 from typing import Any
 
 from hacd_graph.atomic_io import write_bytes_atomic
-from hacd_graph.data.audio_io import AudioReadError, SkipReport
+from hacd_graph.data.audio_io import AudioReadError, SkipReport, check_audio
 
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".mp3")
+AUDIO_CHECKS = ("full", "header", "none")
 
 
 @dataclass
@@ -89,17 +93,53 @@ def missing(report: SkipReport | None, path: str | Path, where: str, skip_missin
         report.add(err)
 
 
+def usable(report: SkipReport, path: str | Path, where: str, skip_bad: bool,
+           check: str = "full") -> bool:
+    """Whether the audio file of a clip can be used; a bad one raises or is counted.
+
+    Args:
+        report: where a skipped file is counted (by reason).
+        path: the clip's audio file.
+        where: the metadata row that lists it (``"esc50.csv:12"``).
+        skip_bad: count and skip a bad file instead of raising.
+        check: ``"full"``, ``"header"`` or ``"none"`` (see the module docstring).
+
+    Raises:
+        AudioReadError: naming the file, why it is bad and the row (unless ``skip_bad``).
+    """
+    if check not in AUDIO_CHECKS:
+        raise ValueError(f"check_audio={check!r}; expected one of {AUDIO_CHECKS}")
+    if check == "none":
+        return True
+    error = check_audio(path, full=check == "full")
+    if error is None:
+        return True
+    if not skip_bad:
+        raise AudioReadError(path, error.reason, f"{error.detail}; listed at {where}; "
+                             "--skip-missing skips and counts bad files")
+    report.add(error)
+    return False
+
+
 def read_csv_rows(path: Path, need: set[str]) -> Iterator[tuple[int, dict[str, str]]]:
     """Yield ``(line number, row)`` of a CSV file with a header (the first row is line 2).
 
     Raises:
-        ValueError: the header lacks one of the ``need`` columns (names the file).
+        ValueError: the header lacks one of the ``need`` columns, or a row is short of
+            one (names the file and line).
     """
     with path.open(encoding="utf-8", newline="") as f:
         reader = csv.DictReader(f)
-        if not need <= set(reader.fieldnames or []):
-            raise ValueError(f"{path}: expected columns {sorted(need)}, got {reader.fieldnames}")
-        yield from enumerate(reader, start=2)
+        lacking = sorted(need - set(reader.fieldnames or []))
+        if lacking:
+            raise ValueError(f"{path}: no column {', '.join(map(repr, lacking))}; expected "
+                             f"columns {', '.join(sorted(need))}, got "
+                             f"{', '.join(reader.fieldnames or []) or 'an empty file'}")
+        for number, row in enumerate(reader, start=2):
+            short = sorted(k for k in need if row.get(k) is None)
+            if short:
+                raise ValueError(f"{path}:{number}: row has no value for {', '.join(short)}")
+            yield number, row
 
 
 def concepts_for_mids(resolver: Any, mids: Iterable[str], report: SkipReport) -> set[int]:

@@ -9,18 +9,24 @@ import csv
 from pathlib import Path
 
 from hacd_graph.data.audio_io import SkipReport
-from hacd_graph.data.real.clips import RealClip, missing
+from hacd_graph.data.real.clips import RealClip, missing, usable
 
 
 def load_clotho(
-    captions_csv: str | Path, audio_dir: str | Path, skip_missing: bool = False, split: str = ""
+    captions_csv: str | Path,
+    audio_dir: str | Path,
+    skip_missing: bool = False,
+    split: str = "",
+    check_audio: str = "full",
 ) -> tuple[list[RealClip], SkipReport]:
     """Clotho clips with their five captions.
 
     Args:
         captions_csv: ``clotho_captions_development.csv`` (or evaluation/validation).
         audio_dir: the folder of that split's audio files (named as ``file_name``).
-        skip_missing: skip (and count) clips whose audio is missing instead of raising.
+        skip_missing: skip (and count, by reason) clips whose audio is missing
+            or bad instead of raising.
+        check_audio: ``"full"`` (decode each file), ``"header"`` or ``"none"``.
         split: split name recorded on each clip.
 
     Returns:
@@ -42,6 +48,8 @@ def load_clotho(
             audio = Path(audio_dir) / row["file_name"]
             if not audio.exists():
                 missing(report, audio, f"{path}:{number}", skip_missing)
+                continue
+            if not usable(report, audio, f"{path}:{number}", skip_missing, check_audio):
                 continue
             caps = [row[c].strip() for c in cols if row.get(c, "").strip()]
             clips.append(

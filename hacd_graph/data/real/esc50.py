@@ -5,15 +5,16 @@ vocabulary mapping.
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from hacd_graph.data.audio_io import SkipReport
-from hacd_graph.data.real.clips import RealClip, missing
+from hacd_graph.data.real.clips import RealClip, missing, read_csv_rows, usable
 
 if TYPE_CHECKING:
     from hacd_graph.ach import ConceptHierarchy
+
+ESC50_COLUMNS = {"filename", "fold", "target", "category"}
 
 
 def load_esc50(
@@ -22,6 +23,7 @@ def load_esc50(
     folds: tuple[int, ...] | None = None,
     ontology: str | Path | None = None,
     skip_missing: bool = False,
+    check_audio: str = "full",
 ) -> tuple[list[RealClip], SkipReport]:
     """ESC-50 clips with ACH labels closed under ancestors.
 
@@ -30,7 +32,9 @@ def load_esc50(
         ach: the hierarchy.
         folds: keep only these folds (1–5; default all).
         ontology: AudioSet ``ontology.json`` for classes without a curated concept.
-        skip_missing: skip (and count) clips whose audio is missing instead of raising.
+        skip_missing: skip (and count, by reason) clips whose audio is missing
+            or bad instead of raising.
+        check_audio: ``"full"`` (decode each file), ``"header"`` or ``"none"``.
 
     Returns:
         (clips, report of skipped clips).
@@ -42,30 +46,36 @@ def load_esc50(
     meta = root / "meta" / "esc50.csv"
     if not meta.exists():
         raise FileNotFoundError(f"ESC-50 metadata {meta} does not exist")
+    rows = list(read_csv_rows(meta, ESC50_COLUMNS))  # checks the header first
     mapping = map_esc50_classes(ach, meta, ontology)
     by_target = {c.index: c for c in mapping.classes}
     report = SkipReport()
     clips = []
-    with meta.open(encoding="utf-8", newline="") as f:
-        for number, row in enumerate(csv.DictReader(f), start=2):
-            fold = int(row["fold"])
-            if folds is not None and fold not in folds:
-                continue
-            audio = root / "audio" / row["filename"]
-            if not audio.exists():
-                missing(report, audio, f"{meta}:{number}", skip_missing)
-                continue
-            cls = by_target[int(row["target"])]
-            if not cls.concepts:
-                report.counts["unmapped_label"] += 1
-            clips.append(
-                RealClip(
-                    id=row["filename"],
-                    audio=str(audio),
-                    labels=close_ids(ach, cls.concepts),
-                    dataset="esc50",
-                    split=f"fold{fold}",
-                    source_labels=[row["category"]],
-                )
+    for number, row in rows:
+        try:
+            fold, target = int(row["fold"]), int(row["target"])
+        except ValueError as error:
+            raise ValueError(f"{meta}:{number}: fold and target must be integers, got "
+                             f"{row['fold']!r}, {row['target']!r}") from error
+        if folds is not None and fold not in folds:
+            continue
+        audio = root / "audio" / row["filename"]
+        if not audio.exists():
+            missing(report, audio, f"{meta}:{number}", skip_missing)
+            continue
+        if not usable(report, audio, f"{meta}:{number}", skip_missing, check_audio):
+            continue
+        cls = by_target[target]
+        if not cls.concepts:
+            report.counts["unmapped_label"] += 1
+        clips.append(
+            RealClip(
+                id=row["filename"],
+                audio=str(audio),
+                labels=close_ids(ach, cls.concepts),
+                dataset="esc50",
+                split=f"fold{fold}",
+                source_labels=[row["category"]],
             )
+        )
     return clips, report

@@ -15,6 +15,7 @@ from hacd_graph.data.real.clips import (
     concepts_for_mids,
     missing,
     read_csv_rows,
+    usable,
 )
 
 if TYPE_CHECKING:
@@ -28,6 +29,7 @@ def load_fsd50k(
     ontology: str | Path | None = None,
     skip_missing: bool = False,
     split: str | None = None,
+    check_audio: str = "full",
 ) -> tuple[list[RealClip], SkipReport]:
     """FSD50K clips with ACH labels closed under ancestors.
 
@@ -37,7 +39,9 @@ def load_fsd50k(
         ach: the hierarchy.
         ontology: AudioSet ``ontology.json`` (MIDs without a concept map to their nearest
             mapped ancestor).
-        skip_missing: skip (and count) clips whose audio is missing instead of raising.
+        skip_missing: skip (and count, by reason) clips whose audio is missing
+            or bad instead of raising.
+        check_audio: ``"full"`` (decode each file), ``"header"`` or ``"none"``.
         split: keep only rows of this ``split`` (``"train"``/``"val"`` in ``dev.csv``).
 
     Returns:
@@ -65,6 +69,8 @@ def load_fsd50k(
                 f"{path}:{number}",
                 skip_missing,
             )
+            continue
+        if not usable(report, audio, f"{path}:{number}", skip_missing, check_audio):
             continue
         mids = [m for m in row["mids"].split(",") if m]
         concepts = concepts_for_mids(resolver, mids, report)

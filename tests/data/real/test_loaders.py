@@ -112,3 +112,42 @@ def test_audiocaps_with_audioset_labels(tmp_path, meta_dir, ach, tone_writer):
     assert "hacd:speech" in clips[0].labels and _closed(ach, clips[0].labels)
     assert clips[-1].labels == [] and report.counts["no_labels"] == 1
     assert report.counts["unmapped_label"] == len(clips_keys) - 1  # the loaded clips' only
+
+
+def test_bad_audio_files_are_checked_and_counted_by_reason(tmp_path, meta_dir, ach,
+                                                           bad_files_writer):
+    from hacd_graph.data.audio_io import AudioReadError
+
+    (tmp_path / "meta").mkdir()
+    meta = tmp_path / "meta" / "esc50.csv"
+    meta.write_text((meta_dir / "esc50" / "esc50.csv").read_text())
+    rows = [r for r in csv.DictReader(meta.open()) if r["fold"] == "1"]
+    bad_files_writer(tmp_path / "audio", [r["filename"] for r in rows[:5]])
+    clips, report = load_esc50(tmp_path, ach, folds=(1,), skip_missing=True)
+    assert [c.id for c in clips] == [rows[0]["filename"]]
+    assert {k: report.counts[k] for k in ("truncated", "empty", "not_audio", "non_finite")} == {
+        "truncated": 1, "empty": 1, "not_audio": 1, "non_finite": 1}
+    assert report.counts["missing"] == len(rows) - 5 and report.total == len(rows) - 1
+    # header-only checking cannot see NaN samples; no checking indexes everything found
+    _, header = load_esc50(tmp_path, ach, folds=(1,), skip_missing=True, check_audio="header")
+    assert header.counts["non_finite"] == 0 and header.total == len(rows) - 2
+    unchecked, _ = load_esc50(tmp_path, ach, folds=(1,), skip_missing=True, check_audio="none")
+    assert len(unchecked) == 5
+    with pytest.raises(AudioReadError, match=rf"{rows[1]['filename']}: truncated .*esc50.csv:"):
+        load_esc50(tmp_path, ach, folds=(1,))
+
+
+def test_missing_columns_name_the_file(tmp_path, meta_dir, ach):
+    (tmp_path / "meta").mkdir()
+    meta = tmp_path / "meta" / "esc50.csv"
+    lines = (meta_dir / "esc50" / "esc50.csv").read_text().splitlines()
+    header = lines[0].split(",")
+    drop = header.index("category")
+    meta.write_text("\n".join(",".join(c for k, c in enumerate(line.split(",")) if k != drop)
+                              for line in lines[:4]) + "\n")
+    with pytest.raises(ValueError, match=rf"{meta}: no column 'category'"):
+        load_esc50(tmp_path, ach)
+    gt = tmp_path / "dev.csv"
+    gt.write_text("fname,labels\n1,Dog\n")
+    with pytest.raises(ValueError, match=rf"{gt}: no column 'mids'"):
+        load_fsd50k(gt, tmp_path, ach)
