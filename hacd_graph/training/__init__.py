@@ -5,12 +5,14 @@ A stage plugs in by implementing :class:`Stage` (model, data, loss, evaluation, 
 import this package: only the pipeline (``hacd_graph.pipeline``) and ``train.py`` do.
 """
 
+from hacd_graph.training.checkpoint import CheckpointMismatch
 from hacd_graph.training.config import TrainerConfig, config_from_mapping
 from hacd_graph.training.distributed import DistributedContext, init_distributed, seed_everything
 from hacd_graph.training.loop import TrainResult, completed_result, fit
 from hacd_graph.training.stage import Stage, StepOutput
 
 __all__ = [
+    "CheckpointMismatch",
     "DistributedContext",
     "Stage",
     "StepOutput",

@@ -1,57 +1,57 @@
-"""The two ways the loop steps a model: plain PyTorch, or a DeepSpeed engine (ZeRO).
+"""The two ways the loop steps a model: plain PyTorch (DDP across ranks), or DeepSpeed (ZeRO).
 
 Both present the same small interface (:class:`Engine`) to the loop: a forward module, a
-micro-step (backward plus an optimiser step at the accumulation boundary), checkpoint
-save/load into a folder, and the consolidated weights. Which one is used is an explicit
-setting (``deepspeed.enabled`` in the config), never an environment variable.
+context for each micro-step, a micro-step (backward plus an optimiser step at the
+accumulation boundary), checkpoint save/load into a folder, and the consolidated weights.
+Both build the same optimiser and schedule (``hacd_graph.training.optimizer``). Which engine
+is used is an explicit setting (``deepspeed.enabled`` in the config), never an environment
+variable.
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Iterable, Mapping
+import contextlib
+from collections.abc import Mapping
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
 import torch
-import torch.distributed as dist
 from torch import nn
+from torch.nn.parallel import DistributedDataParallel
 
 from hacd_graph.training.config import TrainerConfig
 from hacd_graph.training.distributed import DistributedContext
+from hacd_graph.training.optimizer import GroupsFn, build_optimizer, build_schedule, group_lrs
 
-
-def _optimizer(model: nn.Module, cfg: TrainerConfig) -> torch.optim.Optimizer:
-    """AdamW over the trainable parameters; no weight decay on biases and norms (1-D)."""
-    decay, no_decay = [], []
-    for p in model.parameters():
-        if p.requires_grad:
-            (decay if p.ndim >= 2 else no_decay).append(p)
-    if not decay and not no_decay:
-        raise ValueError("the stage's model has no trainable parameters")
-    groups = [{"params": decay, "weight_decay": cfg.weight_decay},
-              {"params": no_decay, "weight_decay": 0.0}]
-    return torch.optim.AdamW([g for g in groups if g["params"]], lr=cfg.lr, betas=cfg.betas)
-
-
-def lr_factor(step: int, cfg: TrainerConfig) -> float:
-    """Linear warm-up to 1, then cosine decay to ``cfg.min_lr_ratio`` at ``cfg.max_steps``."""
-    if cfg.warmup_steps > 0 and step < cfg.warmup_steps:
-        return (step + 1) / cfg.warmup_steps
-    span = max(1, cfg.max_steps - cfg.warmup_steps)
-    progress = min(1.0, (step - cfg.warmup_steps) / span)
-    return cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
+STATE_FILE = "state.pt"
 
 
 class Engine:
-    """What the loop needs from an engine (implemented by the two classes below)."""
+    """What the loop needs from an engine (implemented by the two classes below).
+
+    Attributes:
+        kind: ``"torch"`` or ``"deepspeed"``.
+        zero_stage: the ZeRO stage (0 for the torch engine).
+        module: the unwrapped model (what checkpoints and exports hold).
+    """
 
     kind: str
-    module: nn.Module  # the unwrapped model
+    zero_stage: int = 0
+    module: nn.Module
+    optimizer: torch.optim.Optimizer  # the torch AdamW the schedule drives
 
     def forward_module(self) -> nn.Module:
-        """The module to call for forward passes (a wrapper that may hook parameters)."""
+        """The module to call in ``training_step`` (a wrapper: DDP or a DeepSpeed engine)."""
         raise NotImplementedError
+
+    def eval_module(self) -> nn.Module:
+        """The module ``Stage.evaluate`` receives."""
+        return self.forward_module()
+
+    def micro_context(self) -> AbstractContextManager[Any]:
+        """Context for the next micro-step's forward and backward (DDP's ``no_sync``)."""
+        return contextlib.nullcontext()
 
     def micro_step(self, loss: torch.Tensor) -> tuple[bool, float | None]:
         """Backward ``loss``; step the optimiser at an accumulation boundary.
@@ -62,9 +62,13 @@ class Engine:
         """
         raise NotImplementedError
 
+    def lrs(self) -> dict[str, float]:
+        """The current learning rate of each named parameter group."""
+        return group_lrs(self.optimizer)
+
     def lr(self) -> float:
-        """The current learning rate."""
-        raise NotImplementedError
+        """The current learning rate of the first parameter group."""
+        return next(iter(self.lrs().values()))
 
     def save(self, folder: Path, client_state: Mapping[str, Any]) -> None:
         """Write this rank's share of a checkpoint into ``folder`` (which exists)."""
@@ -80,77 +84,81 @@ class Engine:
 
 
 class TorchEngine(Engine):
-    """Plain PyTorch: AdamW + warm-up/cosine schedule; data parallel across ranks.
+    """Plain PyTorch: AdamW and the warm-up/cosine schedule; ``DistributedDataParallel``
+    across ranks.
 
-    With several ranks, parameters and buffers start from rank 0's, and gradients are
-    averaged with one all-reduce per optimiser step (what DDP does, without DDP's
-    requirement that every forward output feed the loss: stages return extra outputs,
-    such as the teacher's frame features); buffers (batch-norm statistics) are re-broadcast
-    from rank 0 after each step.
+    With several ranks the model is wrapped in DDP, which starts every rank from rank 0's
+    parameters and buffers, averages gradients in buckets during backward, and re-broadcasts
+    rank 0's buffers (batch-norm statistics) before each training forward. Micro-steps
+    before an accumulation boundary run under ``no_sync()`` (gradients accumulate locally,
+    one all-reduce per optimiser step). ``find_unused_parameters`` (default true) lets a
+    stage return extra outputs, or skip parts of the model on some batches, without
+    breaking DDP's reduction; a stage whose every trainable parameter feeds every loss can
+    set its ``find_unused_parameters = False`` to save a graph traversal per step.
+
+    Args:
+        model: the stage's model (moved to ``ctx.device``).
+        cfg: the loop's settings.
+        ctx: this process's rank, world size and device.
+        optimizer_groups: the stage's ``optimizer_groups`` method, or ``None``.
+        find_unused_parameters: DDP's flag (used with more than one rank).
     """
 
     kind = "torch"
 
-    def __init__(self, model: nn.Module, cfg: TrainerConfig, ctx: DistributedContext):
+    def __init__(self, model: nn.Module, cfg: TrainerConfig, ctx: DistributedContext,
+                 optimizer_groups: GroupsFn | None = None, find_unused_parameters: bool = True):
         self.module = model.to(ctx.device)
         self.cfg = cfg
-        self.optimizer = _optimizer(self.module, cfg)
-        self.scheduler = torch.optim.lr_scheduler.LambdaLR(
-            self.optimizer, lambda s: lr_factor(s, cfg)
-        )
-        self.world_size = ctx.world_size
+        self.is_main = ctx.is_main
+        self.optimizer = build_optimizer(self.module, cfg, optimizer_groups)
+        self.scheduler = build_schedule(self.optimizer, cfg)
+        self.ddp: DistributedDataParallel | None = None
+        if ctx.world_size > 1:
+            self.ddp = DistributedDataParallel(
+                self.module, device_ids=[ctx.device.index] if ctx.device.type == "cuda" else None,
+                find_unused_parameters=find_unused_parameters,
+            )
         self._micro = 0
-        if self.world_size > 1:
-            self._broadcast(self.module.parameters())
-            self._broadcast(self.module.buffers())
-
-    @staticmethod
-    def _broadcast(tensors: Iterable[torch.Tensor]) -> None:
-        with torch.no_grad():
-            for t in tensors:
-                dist.broadcast(t.data, src=0)
-
-    def _average_gradients(self) -> None:
-        params = [p for p in self.module.parameters() if p.requires_grad]
-        grads = [p.grad if p.grad is not None else torch.zeros_like(p) for p in params]
-        flat = torch.cat([g.reshape(-1) for g in grads])
-        dist.all_reduce(flat)
-        flat /= self.world_size
-        for p, g in zip(params, flat.split([q.numel() for q in params]), strict=True):
-            p.grad = g.view_as(p).clone()
 
     def forward_module(self) -> nn.Module:
+        return self.ddp if self.ddp is not None else self.module
+
+    def eval_module(self) -> nn.Module:
+        # the plain module: evaluation needs no gradient sync, and DDP's forward would
+        # broadcast buffers (a collective) on every call
         return self.module
+
+    def micro_context(self) -> AbstractContextManager[Any]:
+        at_boundary = (self._micro + 1) % self.cfg.grad_accum_steps == 0
+        if self.ddp is None or at_boundary:
+            return contextlib.nullcontext()
+        return self.ddp.no_sync()
 
     def micro_step(self, loss: torch.Tensor) -> tuple[bool, float | None]:
         (loss / self.cfg.grad_accum_steps).backward()
         self._micro += 1
         if self._micro % self.cfg.grad_accum_steps:
             return False, None
-        if self.world_size > 1:
-            self._average_gradients()
         params = [p for p in self.module.parameters() if p.grad is not None]
         max_norm = self.cfg.grad_clip if self.cfg.grad_clip > 0 else float("inf")
         norm = torch.nn.utils.clip_grad_norm_(params, max_norm) if params else torch.zeros(())
         self.optimizer.step()
         self.scheduler.step()
         self.optimizer.zero_grad(set_to_none=True)
-        if self.world_size > 1:
-            self._broadcast(self.module.buffers())
         return True, float(norm)
 
-    def lr(self) -> float:
-        return float(self.optimizer.param_groups[0]["lr"])
-
     def save(self, folder: Path, client_state: Mapping[str, Any]) -> None:
+        if not self.is_main:  # DDP keeps the ranks identical: rank 0 writes for all
+            return
         torch.save(
             {"model": self.module.state_dict(), "optimizer": self.optimizer.state_dict(),
              "scheduler": self.scheduler.state_dict(), "client_state": dict(client_state)},
-            folder / "state.pt",
+            folder / STATE_FILE,
         )
 
     def load(self, folder: Path) -> dict[str, Any]:
-        state = torch.load(folder / "state.pt", map_location="cpu", weights_only=False)
+        state = torch.load(folder / STATE_FILE, map_location="cpu", weights_only=False)
         self.module.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
@@ -179,20 +187,24 @@ def deepspeed_config(cfg: TrainerConfig, user: Mapping[str, Any]) -> dict[str, A
 
 
 class DeepSpeedEngine(Engine):
-    """A ``deepspeed.DeepSpeedEngine`` (ZeRO stage 0-3) behind the loop's interface."""
+    """A ``deepspeed.DeepSpeedEngine`` (ZeRO stage 0-3) behind the loop's interface.
+
+    The optimiser and schedule are the torch engine's (same groups, same schedule), handed
+    to ``deepspeed.initialize``, which steps the schedule at each accumulation boundary.
+    """
 
     kind = "deepspeed"
 
     def __init__(self, model: nn.Module, cfg: TrainerConfig, ctx: DistributedContext,
-                 ds_config: Mapping[str, Any]):
+                 ds_config: Mapping[str, Any], optimizer_groups: GroupsFn | None = None):
         import deepspeed
 
         self.cfg = cfg
         model = model.to(ctx.device)
-        optimizer = _optimizer(model, cfg)
-        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_factor(s, cfg))
-        self.engine, self.optimizer, _, self.scheduler = deepspeed.initialize(
-            model=model, optimizer=optimizer, lr_scheduler=scheduler,
+        self.optimizer = build_optimizer(model, cfg, optimizer_groups)
+        scheduler = build_schedule(self.optimizer, cfg)
+        self.engine, _, _, self.scheduler = deepspeed.initialize(
+            model=model, optimizer=self.optimizer, lr_scheduler=scheduler,
             config=deepspeed_config(cfg, ds_config), dist_init_required=False,
         )
         self.module = self.engine.module
@@ -209,9 +221,6 @@ class DeepSpeedEngine(Engine):
             return False, None
         norm = self.engine.get_global_grad_norm()
         return True, (float(norm) if norm is not None else None)
-
-    def lr(self) -> float:
-        return float(self.engine.get_lr()[0])
 
     def save(self, folder: Path, client_state: Mapping[str, Any]) -> None:
         self.engine.save_checkpoint(

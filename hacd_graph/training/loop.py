@@ -5,7 +5,14 @@ the DeepSpeed launcher (``deepspeed [--num_gpus 2] train.py``), with ZeRO when t
 ``deepspeed.enabled`` is true. It owns everything stages should not repeat: the optimiser
 and schedule, accumulation, clipping, device placement, the progress bar, logging,
 evaluation cadence, atomic checkpoints, resuming after a kill, and the final consolidated
-weights. Stages inject only their model, data, loss, evaluation and export.
+weights. Stages inject only their model, data, loss, evaluation and export (and, optionally,
+named parameter groups with their own learning rates: ``Stage.optimizer_groups``).
+
+A stage folder records what wrote it: each checkpoint's ``meta.json`` and client state and
+the final ``metrics.json`` hold the engine, ZeRO stage, world size and the caller's settings
+``fingerprint``. :func:`fit` resumes (or returns a finished result) only when they match the
+current run, and raises :class:`~hacd_graph.training.checkpoint.CheckpointMismatch`
+otherwise; the caller decides whether to start afresh.
 """
 
 from __future__ import annotations
@@ -22,7 +29,7 @@ import torch
 from tqdm.auto import tqdm
 
 from hacd_graph.atomic_io import save_torch_atomic, write_json_atomic
-from hacd_graph.training.checkpoint import CheckpointManager
+from hacd_graph.training.checkpoint import CheckpointManager, CheckpointMismatch, compare_records
 from hacd_graph.training.config import TrainerConfig
 from hacd_graph.training.distributed import (
     DistributedContext,
@@ -53,8 +60,8 @@ class TrainResult:
     weights: Path
 
 
-def completed_result(stage_dir: Path, max_steps: int) -> TrainResult | None:
-    """The result of a stage that already finished ``max_steps`` steps, else ``None``."""
+def _finished(stage_dir: Path, max_steps: int) -> TrainResult | None:
+    """The result of a stage that already finished ``max_steps`` steps (any fingerprint)."""
     path = Path(stage_dir) / "metrics.json"
     if not path.exists():
         return None
@@ -66,16 +73,29 @@ def completed_result(stage_dir: Path, max_steps: int) -> TrainResult | None:
     return None
 
 
+def completed_result(stage_dir: Path, max_steps: int,
+                     fingerprint: str | None = None) -> TrainResult | None:
+    """The result of a stage that already finished ``max_steps`` steps under ``fingerprint``
+    (the one ``metrics.json`` records; ``None`` matches a result recorded without one), else
+    ``None``."""
+    done = _finished(stage_dir, max_steps)
+    if done is not None and done.metrics.get("fingerprint") == fingerprint:
+        return done
+    return None
+
+
 def _make_engine(stage: Stage, cfg: TrainerConfig, ctx: DistributedContext,
                  deepspeed: Mapping[str, Any] | None) -> Engine:
     model = stage.build_model()
+    groups = getattr(stage, "optimizer_groups", None)
     if deepspeed and deepspeed.get("enabled", False):
-        return DeepSpeedEngine(model, cfg, ctx, deepspeed.get("config", {}))
-    return TorchEngine(model, cfg, ctx)
+        return DeepSpeedEngine(model, cfg, ctx, deepspeed.get("config", {}), groups)
+    return TorchEngine(model, cfg, ctx, groups,
+                       find_unused_parameters=getattr(stage, "find_unused_parameters", True))
 
 
 def _evaluate(stage: Stage, engine: Engine) -> dict[str, float]:
-    module = engine.forward_module()
+    module = engine.eval_module()
     module.eval()
     with torch.no_grad():
         metrics = stage.evaluate(module)
@@ -84,11 +104,15 @@ def _evaluate(stage: Stage, engine: Engine) -> dict[str, float]:
 
 
 def fit(stage: Stage, cfg: TrainerConfig, stage_dir: Path | str, ctx: DistributedContext,
-        deepspeed: Mapping[str, Any] | None = None) -> TrainResult:
+        deepspeed: Mapping[str, Any] | None = None,
+        fingerprint: str | None = None) -> TrainResult:
     """Train ``stage`` for ``cfg.max_steps`` optimiser steps into ``stage_dir``.
 
-    Resumes from ``stage_dir/ckpt/latest`` when ``cfg.resume`` is set and a checkpoint
-    exists; returns at once when the stage already completed the same budget.
+    When ``cfg.resume`` is set: returns at once when the stage already completed the same
+    budget under the same ``fingerprint`` (as ``metrics.json`` records it), and resumes from
+    ``stage_dir/ckpt/latest`` when that checkpoint was written under the same fingerprint,
+    engine, ZeRO stage and world size. Anything else recorded there raises
+    :class:`CheckpointMismatch` (nothing is deleted or overwritten).
 
     Args:
         stage: the injected model, data, loss, evaluation and export (see ``Stage``).
@@ -97,16 +121,27 @@ def fit(stage: Stage, cfg: TrainerConfig, stage_dir: Path | str, ctx: Distribute
         ctx: this process's rank, world size and device (``init_distributed``).
         deepspeed: the ``deepspeed`` config group: ``{"enabled": bool, "config": {...}}``;
             ``None`` or ``enabled: false`` trains with plain PyTorch (DDP across ranks).
+        fingerprint: the caller's digest of the stage's settings and inputs, recorded in
+            every checkpoint and in ``metrics.json``; ``None`` records none.
 
     Returns:
         The stage folder, its final metrics and the consolidated weights path.
 
     Raises:
+        CheckpointMismatch: the finished result or the latest checkpoint in ``stage_dir``
+            was written under another fingerprint (or, for a checkpoint, another engine,
+            ZeRO stage or world size); the error names what differs.
         FloatingPointError: the loss became NaN or infinite.
-        ValueError: the stage yielded no training batches.
+        ValueError: the stage yielded no training batches, or its ``optimizer_groups`` are
+            inconsistent.
     """
     stage_dir = Path(stage_dir)
-    if cfg.resume and (done := completed_result(stage_dir, cfg.max_steps)) is not None:
+    if cfg.resume and (done := _finished(stage_dir, cfg.max_steps)) is not None:
+        differences = compare_records(done.metrics, {"fingerprint": fingerprint},
+                                      keys=("fingerprint",))
+        if differences:
+            raise CheckpointMismatch(stage_dir / "metrics.json", differences, stage_dir,
+                                     stage.name)
         return done
     if ctx.is_main:
         stage_dir.mkdir(parents=True, exist_ok=True)
@@ -114,11 +149,16 @@ def fit(stage: Stage, cfg: TrainerConfig, stage_dir: Path | str, ctx: Distribute
     seed_everything(cfg.seed)
     engine = _make_engine(stage, cfg, ctx, deepspeed)
     ckpts = CheckpointManager(stage_dir, ctx, keep_last=cfg.keep_last)
+    record = {"fingerprint": fingerprint, "engine": engine.kind,
+              "zero_stage": engine.zero_stage, "world_size": ctx.world_size}
 
     loop: dict[str, Any] = {"step": 0, "epoch": 0, "batch_in_epoch": 0, "eval_history": []}
     resumed_from = None
     latest = ckpts.latest() if cfg.resume else None
     if latest is not None:
+        differences = compare_records(ckpts.read_meta(latest) or {}, record)
+        if differences:
+            raise CheckpointMismatch(latest, differences, stage_dir, stage.name)
         client = engine.load(latest)
         loop.update(client["loop"])
         resumed_from = loop["step"]
@@ -128,8 +168,9 @@ def fit(stage: Stage, cfg: TrainerConfig, stage_dir: Path | str, ctx: Distribute
             seed_everything(cfg.seed + 7919 * loop["step"] + ctx.rank)
 
     def save_checkpoint() -> Path:
-        client = {"loop": loop, "rng": rng_state()}
-        return ckpts.save(loop["step"], lambda folder: engine.save(folder, client))
+        client = {"loop": loop, "rng": rng_state(), **record}
+        return ckpts.save(loop["step"], lambda folder: engine.save(folder, client),
+                          meta=record)
 
     logger = MetricsLogger(stage_dir, ctx.is_main, resume_step=resumed_from,
                            tensorboard=cfg.tensorboard)
@@ -137,6 +178,7 @@ def fit(stage: Stage, cfg: TrainerConfig, stage_dir: Path | str, ctx: Distribute
                disable=not (ctx.is_main and cfg.progress))
     module = engine.forward_module()
     module.train()
+    named_groups = hasattr(stage, "optimizer_groups")
     window: dict[str, float] = {}
     window_n = 0
     examples = 0
@@ -150,12 +192,14 @@ def fit(stage: Stage, cfg: TrainerConfig, stage_dir: Path | str, ctx: Distribute
             yielded += 1
             if i < skip:  # resumed mid-epoch: these batches were trained on before the kill
                 continue
-            out = stage.training_step(module, move_to_device(batch, ctx.device))
-            if not torch.isfinite(out.loss.detach()):
-                raise FloatingPointError(
-                    f"stage '{stage.name}': loss is {out.loss.item()} at step {loop['step']}"
-                )
-            stepped, grad_norm = engine.micro_step(out.loss)
+            with engine.micro_context():  # DDP: no gradient sync before the boundary
+                out = stage.training_step(module, move_to_device(batch, ctx.device))
+                if not torch.isfinite(out.loss.detach()):
+                    raise FloatingPointError(
+                        f"stage '{stage.name}': loss is {out.loss.item()} at step "
+                        f"{loop['step']}"
+                    )
+                stepped, grad_norm = engine.micro_step(out.loss)
             loop["batch_in_epoch"] = i + 1
             n = out.num_examples * ctx.world_size
             examples += n
@@ -173,6 +217,8 @@ def fit(stage: Stage, cfg: TrainerConfig, stage_dir: Path | str, ctx: Distribute
                 elapsed = time.perf_counter() - t_window
                 last_train = {k: v / window_n for k, v in window.items()}
                 last_train["lr"] = engine.lr()
+                if named_groups:
+                    last_train.update({f"lr/{k}": v for k, v in engine.lrs().items()})
                 if grad_norm is not None and math.isfinite(grad_norm):
                     last_train["grad_norm"] = grad_norm
                 last_train["examples_per_s"] = window_examples / max(elapsed, 1e-9)
@@ -208,7 +254,8 @@ def fit(stage: Stage, cfg: TrainerConfig, stage_dir: Path | str, ctx: Distribute
     metrics = {
         "schema": SCHEMA, "stage": stage.name, "status": "complete",
         "step": loop["step"], "max_steps": cfg.max_steps, "epoch": loop["epoch"],
-        "engine": engine.kind, "world_size": ctx.world_size, "resumed_from": resumed_from,
+        "engine": engine.kind, "zero_stage": engine.zero_stage, "world_size": ctx.world_size,
+        "fingerprint": fingerprint, "resumed_from": resumed_from,
         "train": {**last_train, "examples": examples,
                   "examples_per_s": examples / max(wall, 1e-9), "wall_s": wall},
         "eval": final_eval, "eval_history": loop["eval_history"],

@@ -15,9 +15,12 @@ the end of a stage (and after each evaluation, with ``status: "running"``)::
       "max_steps": 200,
       "epoch": 3,                      # passes over the training data begun
       "engine": "deepspeed",           # or "torch"
+      "zero_stage": 2,                 # 0 for the torch engine
       "world_size": 2,
+      "fingerprint": "3f2a...",        # fit(..., fingerprint=): the settings digest, or null
       "resumed_from": 100,             # step of the checkpoint resumed from, or null
       "train": {"loss": 0.12,          # mean over the last log window
+                "lr": 1e-4,            # first group's; "lr/<group>" per named group
                 "examples": 6400,      # examples seen by all ranks (this process's run)
                 "examples_per_s": 51.2,
                 "wall_s": 125.0, ...}, # plus the stage's own logged terms

@@ -30,7 +30,36 @@ A new stage plugs in like this (the distillation stage, say)::
         def evaluate(self, model): return {...}
         def export(self, model, state_dict, out_dir): ...           # e.g. save_pretrained
 
-    fit(DistillStage(...), TrainerConfig(...), run_dir / "distill", ctx, deepspeed=cfg_ds)
+    fit(DistillStage(...), TrainerConfig(...), run_dir / "distill", ctx, deepspeed=cfg_ds,
+        fingerprint=settings_digest)
+
+``training_step`` receives the loop's forward module: a ``DistributedDataParallel`` wrapper
+on several torch ranks, a DeepSpeed engine under DeepSpeed, else the model itself. Call it;
+reach its attributes through ``getattr(model, "module", model)``. ``evaluate`` receives the
+plain model under the torch engine (the DeepSpeed engine under DeepSpeed).
+
+Optional members (the loop looks them up with ``getattr``; they are not part of the
+``Protocol``, so ``isinstance(stage, Stage)`` holds for stages without them)::
+
+    def optimizer_groups(self, model: nn.Module) -> list[dict]:
+        # named parameter groups with their own learning rates, e.g.
+        return [{"name": "bridge", "params": model.bridge.parameters(), "lr": 1e-3},
+                {"name": "lora", "params": lora_params, "lr": 2e-4},
+                {"name": "head", "params": model.concept_head.parameters()}]  # trainer.lr
+
+    find_unused_parameters = True   # DDP's flag on several torch ranks (default true)
+
+``optimizer_groups(model)``: keys ``name``, ``params``, optional ``lr`` (default
+``trainer.lr``) and ``weight_decay`` (default ``trainer.weight_decay``; 1-D parameters never
+decay). Frozen parameters in a group are skipped; every trainable parameter must be in
+exactly one group (else a ``ValueError`` names the ones left out). ``model`` is the
+unwrapped model, already on the device. Each group's lr follows the schedule (its own peak
+times the warm-up/cosine factor) and is logged as ``lr/<name>``. Without the method, all
+trainable parameters form one group at ``trainer.lr``.
+
+``find_unused_parameters``: keep it true (the default) when some trainable parameters may
+not feed a step's loss (extra outputs, optional branches); a stage whose every trainable
+parameter feeds every loss may set it false to save DDP a graph traversal per step.
 """
 
 from __future__ import annotations
@@ -65,6 +94,9 @@ class Stage(Protocol):
 
     Attributes:
         name: the stage's folder in the run directory (``teacher``, ``distill``, ...).
+
+    Optional, looked up by the loop (see the module docstring): ``optimizer_groups(model)``
+    (named parameter groups with their own learning rates) and ``find_unused_parameters``.
     """
 
     name: str
