@@ -139,4 +139,8 @@ def scene_labels(record: SceneRecord, ach: ConceptHierarchy) -> list[str]:
     """
     from hacd_graph.ach.labels import close_ids
 
-    return close_ids(ach, sorted(scene_concepts(record)))
+    ids = scene_concepts(record)
+    known = set(ach.ids)
+    for event in record.bank_events:  # real recordings: the bank's labels this ACH knows
+        ids.update(c for c in event.labels if c in known)
+    return close_ids(ach, sorted(ids))

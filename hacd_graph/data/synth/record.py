@@ -124,6 +124,28 @@ class AcousticsRecord:
 
 
 @dataclass
+class BankEventRecord:
+    """A real recording from the sound bank placed in the scene as a foreground event.
+
+    Args:
+        id: the bank clip's id. package: its source package.
+        labels: its ACH labels (as the bank wrote them). audioset: its AudioSet MIDs.
+        caption: the bank's caption of it.
+        distance, level_db, start_s, end_s: as for :class:`ComponentRecord`.
+    """
+
+    id: str
+    package: str
+    labels: list[str]
+    audioset: list[str]
+    caption: str
+    distance: str = "near"
+    level_db: float = 0.0
+    start_s: float = 0.0
+    end_s: float = 0.0
+
+
+@dataclass
 class SceneRecord:
     """Everything a synthetic clip contains.
 
@@ -135,6 +157,8 @@ class SceneRecord:
         components: foreground components (1–4).
         background: the ambience.
         acoustics: the applied acoustic properties.
+        bank_events: real recordings from the sound bank placed as foreground events
+            (empty unless ``SceneConfig.bank`` is set).
     """
 
     seed: int
@@ -146,6 +170,7 @@ class SceneRecord:
     components: list[ComponentRecord]
     background: BackgroundRecord
     acoustics: AcousticsRecord
+    bank_events: list[BankEventRecord] = field(default_factory=list)
 
     def music(self) -> list[MusicRecord]:
         """The music components' records."""
@@ -172,8 +197,10 @@ class SceneRecord:
             source = SourceRecord(**c["source"]) if c.get("source") is not None else None
             rest = {k: v for k, v in c.items() if k not in ("music", "source")}
             comps.append(ComponentRecord(source=source, music=music, **rest))
+        skip = ("components", "background", "acoustics", "bank_events")
         return cls(
-            **{k: v for k, v in d.items() if k not in ("components", "background", "acoustics")},
+            **{k: v for k, v in d.items() if k not in skip},
+            bank_events=[BankEventRecord(**e) for e in d.get("bank_events", [])],
             components=comps,
             background=BackgroundRecord(**d["background"]),
             acoustics=AcousticsRecord(**d["acoustics"]),

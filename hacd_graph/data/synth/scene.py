@@ -21,6 +21,7 @@ from hacd_graph.data.synth.presets import PRESETS, ScenePreset
 from hacd_graph.data.synth.record import (
     AcousticsRecord,
     BackgroundRecord,
+    BankEventRecord,
     ComponentRecord,
     SceneRecord,
     SourceRecord,
@@ -50,6 +51,14 @@ class SceneConfig:
             drawn with its place weight times its co-occurrence lift with the sources
             already in the scene (``cooccurrence.py``), so scenes combine sounds as real
             recordings do (default none: place weights only).
+        bank: folder of a sound bank (``hacd-graph data soundbank``); when set, real
+            recordings from it are placed as foreground events beside the procedural
+            sources, at a random onset, level, distance, in the scene's room, and their
+            labels join the clip's (default none).
+        bank_packages: the bank packages clips may draw from (the training split; default
+            empty: every package).
+        bank_prob: probability that a clip gets bank events (default 0.5).
+        bank_max_events: most bank events per clip (default 2).
     """
 
     sample_rate: int = 16000
@@ -64,6 +73,10 @@ class SceneConfig:
     noisy_prob: float = 0.15
     background_intensity: str | None = None
     cooccurrence: tuple[str, ...] = ()
+    bank: str | None = None
+    bank_packages: tuple[str, ...] = ()
+    bank_prob: float = 0.5
+    bank_max_events: int = 2
 
     def __post_init__(self) -> None:
         if not 1 <= self.min_foreground <= self.max_foreground <= 4:
@@ -77,6 +90,9 @@ class SceneConfig:
             )
         if self.preset is not None and self.preset not in PRESETS:
             raise ValueError(f"unknown preset {self.preset!r}; known: {sorted(PRESETS)}")
+        if not 0.0 <= self.bank_prob <= 1.0 or self.bank_max_events < 1:
+            raise ValueError(f"need 0 <= bank_prob <= 1 and bank_max_events >= 1, got "
+                             f"{self.bank_prob}, {self.bank_max_events}")
         for p in self.places or ():
             if p not in PLACES:
                 raise ValueError(f"unknown place {p!r}; known: {sorted(PLACES)}")
@@ -124,6 +140,56 @@ def _cooccurring(
         }
         chosen += _weighted(rng, weights, 1)
     return chosen
+
+
+_BANK_STREAM = 11  # bank draws use their own stream: the procedural scene stays the same
+
+
+def _bank_events(
+    seed: int,
+    index: int,
+    config: SceneConfig,
+    n: int,
+    preset: ScenePreset,
+    stems: list[tuple[np.ndarray, int, str, float]],
+) -> list[BankEventRecord]:
+    """Draw 0..``bank_max_events`` bank recordings, append their stems (cropped to the clip
+    when longer, at a random onset, distance and level) and return their records."""
+    from hacd_graph.data.soundbank.index import load_bank
+
+    rng = np.random.default_rng(np.random.SeedSequence([int(seed), int(index), _BANK_STREAM]))
+    if rng.random() >= config.bank_prob:
+        return []
+    bank = load_bank(str(config.bank), tuple(config.bank_packages))
+    sr = config.sample_rate
+    events = []
+    for _ in range(int(rng.integers(1, config.bank_max_events + 1))):
+        entry = bank.draw(rng)
+        audio = bank.audio(entry, sr)
+        if audio.size > n:
+            off = int(rng.integers(0, audio.size - n + 1))
+            audio = audio[off : off + n]
+        start = int(rng.integers(0, n - audio.size + 1))
+        audio = dsp.fade(audio.astype(np.float32), sr, 0.005)
+        distance = preset.distance or str(
+            rng.choice(["near", "moderate", "far"], p=[0.5, 0.35, 0.15])
+        )
+        level = float(rng.uniform(-6.0, 0.0))
+        stems.append((audio, start, distance, level))
+        events.append(
+            BankEventRecord(
+                id=entry["id"],
+                package=entry["source_package"],
+                labels=list(entry["labels"]),
+                audioset=list(entry.get("audioset", [])),
+                caption=entry.get("caption", ""),
+                distance=distance,
+                level_db=round(level, 2),
+                start_s=round(start / sr, 3),
+                end_s=round((start + audio.size) / sr, 3),
+            )
+        )
+    return events
 
 
 def generate(
@@ -220,6 +286,8 @@ def generate(
         )
         stems.append((audio, start, distance, level))
 
+    bank_events = _bank_events(seed, index, config, n, preset, stems) if config.bank else []
+
     # Mix: each component's active RMS at its level (distance lowers it), background under it.
     # Components at one distance share a bus, so air absorption is one filter per distance.
     buses: dict[str, np.ndarray] = {}
@@ -293,5 +361,6 @@ def generate(
             loudness=acoustics.classify_loudness(loud_db),
             fidelity=fidelity,
         ),
+        bank_events=bank_events,
     )
     return np.clip(mix, -1.0, 1.0).astype(np.float32), record

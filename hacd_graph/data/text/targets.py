@@ -29,9 +29,22 @@ def text_targets(
     """
     rng = np.random.default_rng(np.random.SeedSequence([record.seed, record.index, _TEXT_STREAM]))
     caps = captions(record, rng, num_captions, register)
+    description = describe(record)
+    if record.bank_events:  # real recordings: named as the bank's caption names them
+        heard = list(dict.fromkeys(_bank_phrase(e.caption) for e in record.bank_events))
+        sounds = heard[0] if len(heard) == 1 else ", ".join(heard[:-1]) + " and " + heard[-1]
+        caps = [c.rstrip(".") + f", and {sounds} can be heard." for c in caps]
+        description += f" Recorded elements: {sounds}."
     return {
         "caption": caps[0],
         "captions": caps,
-        "description": describe(record),
+        "description": description,
         "qa": qa_pairs(record, rng, num_qa),
     }
+
+
+def _bank_phrase(caption: str) -> str:
+    """``"The sound of a dog barking."`` -> ``"a dog barking"`` (the bank's template)."""
+    text = caption.strip().rstrip(".")
+    prefix = "the sound of "
+    return text[len(prefix):] if text.lower().startswith(prefix) else text.lower()
