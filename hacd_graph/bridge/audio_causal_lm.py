@@ -20,6 +20,7 @@ Usage::
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 from dataclasses import dataclass
@@ -230,7 +231,8 @@ class AudioCausalLM(nn.Module):
             directory: target folder.
             save_llm: ``"adapter"`` (the LLM is a peft model), ``"full"``, ``"none"``
                 (the LLM stayed frozen), or ``"auto"``: adapter when peft wraps the LLM,
-                else full.
+                else full. ``"full"`` of a peft model saves a merged copy (the live model
+                keeps its adapter; the copy costs one more LLM in memory while saving).
             tokenizer: optional tokenizer (with the placeholder) to save beside.
         """
         from peft import PeftModel
@@ -250,7 +252,9 @@ class AudioCausalLM(nn.Module):
         if save_llm == "adapter":
             self.llm.save_pretrained(directory / "adapter")
         elif save_llm == "full":
-            base = self.llm.merge_and_unload() if is_peft else self.llm
+            # merge a copy: merge_and_unload() on the live model would strip its LoRA
+            # layers and silently end LoRA training when saving mid-run
+            base = copy.deepcopy(self.llm).merge_and_unload() if is_peft else self.llm
             base.save_pretrained(directory / "llm")
         if tokenizer is not None:
             tokenizer.save_pretrained(directory / "tokenizer")

@@ -207,6 +207,49 @@ def test_save_and_load_full_llm(tmp_path, tiny_tokenizer_factory):
         model.save_pretrained(tmp_path / "x", save_llm="adapter")
 
 
+def test_full_save_of_a_lora_model_leaves_the_live_model_training(tmp_path,
+                                                                    tiny_tokenizer_factory):
+    """save_llm="full" mid-run used to merge_and_unload() the live model, ending LoRA."""
+    tok = tiny_tokenizer_factory()
+    model = _model("llama", tok)
+    model.llm = apply_lora(model.llm, LoraSettings(r=4, alpha=8, dropout=0.0))
+    with torch.no_grad():  # a non-trivial adapter, so merging changes the weights
+        for n, p in model.llm.named_parameters():
+            if "lora_B" in n:
+                p.normal_()
+    lora_before = {n: p.detach().clone() for n, p in model.llm.named_parameters()}
+    batch = AudioPromptProcessor.from_model(tok, model)(PROMPTS, TARGETS)
+    audio, concepts, probs = make_audio(2)
+    inputs = dict(**batch, audio_features=audio, concept_embeddings=concepts,
+                  concept_probs=probs)
+    model.eval()
+    with torch.no_grad():
+        before = model(**inputs).logits
+
+    model.save_pretrained(tmp_path / "m", save_llm="full", tokenizer=tok)
+
+    from peft import PeftModel
+
+    assert isinstance(model.llm, PeftModel)
+    trainable = {n for n, p in model.llm.named_parameters() if p.requires_grad}
+    assert trainable and all("lora_" in n for n in trainable)
+    after_params = dict(model.llm.named_parameters())
+    assert set(after_params) == set(lora_before)
+    for n, p in after_params.items():
+        assert torch.equal(p, lora_before[n]), n
+    with torch.no_grad():
+        torch.testing.assert_close(model(**inputs).logits, before, rtol=0, atol=0)
+    # the saved full LLM is the merged one: same outputs without peft
+    loaded = AudioCausalLM.from_pretrained(tmp_path / "m").eval()
+    assert not isinstance(loaded.llm, PeftModel)
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(**inputs).logits, before, rtol=1e-4, atol=1e-4)
+    # and training goes on: the LoRA parameters still get gradients
+    model.train()
+    model(**inputs).loss.backward()
+    assert all(p.grad is not None for n, p in model.llm.named_parameters() if "lora_" in n)
+
+
 def test_bfloat16_llm_with_float32_bridge(tiny_tokenizer_factory):
     tok = tiny_tokenizer_factory()
     llm = make_llm("qwen2", len(tok)).to(torch.bfloat16)
