@@ -1,17 +1,19 @@
-"""``hacd-graph bench ...``: benchmarks of the distillation part (``bench hdl``)."""
+"""``hacd-graph bench ...``: benchmarks of the distillation part (``bench hdl``).
+
+torch and the benchmark are imported when the group is registered or run, not when this
+module is imported.
+"""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
 
-import torch
-
-from hacd_graph.distill.benchmark import HDLBenchConfig, run_benchmark
-
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``bench`` group with its ``hdl`` command."""
+    from hacd_graph.distill.benchmark import HDLBenchConfig
+
     group = subparsers.add_parser("bench", help="benchmark kernels")
     commands = group.add_subparsers(dest="bench_command", required=True, metavar="COMMAND")
     hdl = commands.add_parser(
@@ -29,7 +31,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     hdl.add_argument("--backends", nargs="+", default=list(defaults.backends),
                      help="torch, sparse, compile (torch.compile of the reference), cpu, "
                      "triton, cuda; unavailable ones are listed as skipped")
-    hdl.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    hdl.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
     hdl.add_argument("--dtype", default=defaults.dtype,
                      choices=["float32", "float16", "bfloat16"])
     hdl.add_argument("--reduction", default=defaults.reduction,
@@ -51,6 +53,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _run_hdl(args: argparse.Namespace) -> int:
+    import torch
+
+    from hacd_graph.distill.benchmark import HDLBenchConfig, run_benchmark
+
+    if args.device is None:
+        args.device = "cuda" if torch.cuda.is_available() else "cpu"
     if args.threads:
         torch.set_num_threads(args.threads)
     batch, concepts, width = args.batch, args.concepts, args.width

@@ -3,6 +3,11 @@
     hacd-graph llm build-default --meta ../shared/data/meta [--cache DIR] [--steps N]
         [--generated 500] [--no-concepts]
     hacd-graph llm sample --build DIR --prompt "A dog"
+
+torch and transformers are imported inside the commands, and ``hacd-graph`` imports this
+group only when it runs an ``llm`` command (importing the ``hacd_graph.llm`` package itself
+loads transformers). A bad ``--set`` or a missing folder is one line
+(``hacd_graph.errors.run_main``).
 """
 
 from __future__ import annotations
@@ -11,6 +16,8 @@ import argparse
 import dataclasses
 import json
 from pathlib import Path
+
+from hacd_graph.errors import UserError
 
 
 def _build_default(args: argparse.Namespace) -> int:
@@ -24,12 +31,8 @@ def _build_default(args: argparse.Namespace) -> int:
     config = DefaultLLMConfig()
     fields = {f.name: f.type for f in dataclasses.fields(config)}
     for item in args.set:
-        key, sep, value = item.partition("=")
-        if not sep or key not in fields:
-            raise SystemExit(f"--set {item!r}: expected KEY=VALUE with KEY one of "
-                             f"{sorted(fields)}")
-        kind = {"float": float, "bool": lambda v: v.lower() in ("1", "true", "yes")}
-        setattr(config, key, kind.get(fields[key], int)(value))
+        key, value = _setting(item, fields)
+        setattr(config, key, value)
     if args.steps is not None:
         config.steps = args.steps
     cache = args.cache if args.cache is not None else default_cache_dir()
@@ -47,10 +50,30 @@ def _build_default(args: argparse.Namespace) -> int:
     return 0
 
 
+def _setting(item: str, fields: dict[str, object]) -> tuple[str, object]:
+    """``KEY=VALUE`` of a ``--set``, the value converted to the field's type."""
+    key, sep, value = item.partition("=")
+    if not sep or key not in fields:
+        raise UserError(f"--set {item!r}: expected KEY=VALUE with KEY one of "
+                        f"{', '.join(sorted(fields))}")
+    kind = str(getattr(fields[key], "__name__", fields[key]))
+    if kind == "bool":
+        if value.lower() not in ("1", "true", "yes", "0", "false", "no"):
+            raise UserError(f"--set {item!r}: expected true or false")
+        return key, value.lower() in ("1", "true", "yes")
+    try:
+        return key, float(value) if kind == "float" else int(value)
+    except ValueError:
+        raise UserError(f"--set {item!r}: expected "
+                        f"{'a number' if kind == 'float' else 'an integer'}") from None
+
+
 def _sample(args: argparse.Namespace) -> int:
     from hacd_graph.llm.default_llm import load_default_llm
     from hacd_graph.llm.pretrain import sample_text
 
+    if not args.build.is_dir():
+        raise UserError(f"--build {args.build}: no such folder (a default-llm-* build)")
     built = load_default_llm(args.build)
     for seed in range(args.n):
         for text in sample_text(built.model, built.tokenizer, [args.prompt],

@@ -3,11 +3,15 @@ import json
 from hacd_graph.cli import build_parser, main
 
 
-def test_bad_setting_is_named(meta_dir):
-    import pytest
-
-    with pytest.raises(SystemExit, match="--set 'width=3'"):
-        main(["llm", "build-default", "--meta", str(meta_dir), "--set", "width=3"])
+def test_bad_settings_are_one_line(meta_dir, tmp_path, capsys):
+    for item, message in [("width=3", "--set 'width=3': expected KEY=VALUE with KEY one of"),
+                          ("hidden_size=abc", "--set 'hidden_size=abc': expected an integer"),
+                          ("lr=fast", "--set 'lr=fast': expected a number")]:
+        assert main(["llm", "build-default", "--meta", str(meta_dir), "--set", item]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and message in err[0]
+    assert main(["llm", "sample", "--build", str(tmp_path / "nope")]) == 2
+    assert "no such folder" in capsys.readouterr().err
 
 
 def test_llm_group_is_registered():
