@@ -202,10 +202,14 @@ def spec_augment(
     config: SpecAugmentConfig | None = None,
     generator: torch.Generator | None = None,
 ) -> torch.Tensor:
-    """Return a copy of ``features`` with random time and frequency bands masked.
+    """Return a copy of ``features`` with random time and frequency bands masked, by
+    torchaudio's ``FrequencyMasking`` and ``TimeMasking`` (``iid_masks``: each item its own
+    masks; each of the ``freq_masks`` / ``time_masks`` bands has a width drawn uniformly
+    from ``[0, width)``).
 
-    Masks are drawn independently per item from ``generator`` (explicit, so that a seeded
-    generator gives reproducible masks).
+    torchaudio draws from torch's global generator; with ``generator`` given, a seed is
+    drawn from it and the masks are drawn under ``torch.random.fork_rng``, so a seeded
+    generator gives reproducible masks and the global state is left as it was.
 
     Args:
         features: ``[B, T, M]`` or ``[T, M]`` features.
@@ -215,29 +219,35 @@ def spec_augment(
     Returns:
         Tensor of the same shape and dtype.
     """
+    import torchaudio
+
     c = config or SpecAugmentConfig()
     unbatched = features.dim() == 2
     x = features.unsqueeze(0) if unbatched else features
     if x.dim() != 3:
         raise ValueError(f"spec_augment expects [B, T, M] or [T, M], got {tuple(features.shape)}")
-    x = x.clone()
-    b, t, m = x.shape
+    # the masks are drawn on ones ([B, 1, M, T], as torchaudio lays spectrograms out) and
+    # applied with torch.where, so unmasked cells stay bit-exact
+    ones = torch.ones(x.shape[0], 1, x.shape[2], x.shape[1], device=x.device)
+    steps = [torchaudio.transforms.FrequencyMasking(c.freq_width, iid_masks=True)] * (
+        c.freq_masks if c.freq_width > 0 else 0)
+    steps += [torchaudio.transforms.TimeMasking(c.time_width, iid_masks=True)] * (
+        c.time_masks if c.time_width > 0 else 0)
 
-    def bands(count: int, width: int, size: int) -> torch.Tensor:
-        # [B, size] mask: union of `count` bands of width in [0, width] per item.
-        mask = torch.zeros(b, size, dtype=torch.bool, device=x.device)
-        if width <= 0 or size == 0:
-            return mask
-        idx = torch.arange(size)[None, :]
-        for _ in range(count):
-            w = torch.randint(0, min(width, size) + 1, (b, 1), generator=generator)
-            start = (torch.rand(b, 1, generator=generator) * (size - w + 1)).long()
-            mask |= ((idx >= start) & (idx < start + w)).to(x.device)
-        return mask
+    def mask(s: torch.Tensor) -> torch.Tensor:
+        for step in steps:
+            s = step(s, 0.0)
+        return s
 
-    tmask = bands(c.time_masks, c.time_width, t)  # [B, T]
-    fmask = bands(c.freq_masks, c.freq_width, m)  # [B, M]
-    full = tmask[:, :, None] | fmask[:, None, :]
+    if generator is None:
+        keep = mask(ones)
+    else:
+        seed = int(torch.randint(0, 2**62, (1,), generator=generator))
+        devices = [x.device] if x.device.type == "cuda" else []
+        with torch.random.fork_rng(devices=devices):
+            torch.manual_seed(seed)
+            keep = mask(ones)
+    masked = keep.squeeze(1).transpose(1, 2) == 0  # [B, T, M]
     fill = x.mean(dim=(1, 2), keepdim=True) if c.mask_value is None else c.mask_value
-    x = torch.where(full, fill if torch.is_tensor(fill) else torch.tensor(fill, dtype=x.dtype), x)
+    x = torch.where(masked, torch.as_tensor(fill, dtype=x.dtype, device=x.device), x)
     return x[0] if unbatched else x

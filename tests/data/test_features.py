@@ -73,3 +73,18 @@ def test_spec_augment_masks_and_is_reproducible():
     assert 0 < masked < 0.5
     assert not torch.equal(a, x) and torch.equal(x, x.clone())  # input untouched
     assert spec_augment(x[0], cfg).shape == (100, 64)
+
+
+def test_spec_augment_masks_whole_bands_with_torchaudio():
+    x = torch.randn(3, 80, 40)
+    cfg = SpecAugmentConfig(freq_masks=1, freq_width=12, time_masks=1, time_width=30)
+    a = spec_augment(x, cfg, torch.Generator().manual_seed(3))
+    masked = a != x
+    fill = x.mean(dim=(1, 2))
+    for i in range(3):  # every masked cell lies in a fully masked row or column
+        rows, cols = masked[i].all(dim=1), masked[i].all(dim=0)
+        assert torch.equal(masked[i], rows[:, None] | cols[None, :])
+        assert torch.allclose(a[i][masked[i]], fill[i].expand(int(masked[i].sum())))
+    state = torch.get_rng_state()
+    spec_augment(x, cfg, torch.Generator().manual_seed(3))
+    assert torch.equal(state, torch.get_rng_state())  # the global generator is untouched
