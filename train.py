@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import warnings
 
 
 def parse_args(argv: list[str] | None = None) -> tuple[argparse.Namespace, list[str]]:
@@ -49,6 +50,9 @@ def train(argv: list[str]) -> int:
     generator is seeded by ``data.*_seed``, so nothing is seeded here.
     """
     args, overrides = parse_args(argv)
+    # torch_geometric calls torch.jit.script at import time; the notice is not ours to act on
+    warnings.filterwarnings("ignore", message=".*torch.jit.script.* is deprecated",
+                            category=FutureWarning)
     from hacd_graph.pipeline import compose_config, run_pipeline
     from hacd_graph.pipeline.validate import validate_config
     from hacd_graph.training import init_distributed

@@ -224,11 +224,13 @@ SECTIONS: tuple[Section, ...] = (
             {"lm_weight": at_least(0), "temperature": above(0), "max_target_tokens": at_least(1),
              "eval_batch_size": at_least(1), "top_k": at_least(1),
              "hdl": one_of(True, False, "auto")}),
+    Section("distill", "hacd_graph.distill.stage:DistillConfig",
+            {"lm_weight": at_least(0), "temperature": above(0),
+             "max_target_tokens": at_least(1), "eval_batch_size": at_least(1),
+             "top_k": at_least(1),
+             "backend": one_of("auto", "torch", "sparse", "cpu", "triton", "cuda")}),
     Section("distill.trainer", "hacd_graph.training:TrainerConfig", TRAINER_RULES),
 )
-
-# Sections whose own keys are not checked (only their sub-sections in the table are).
-OPEN_SECTIONS = ("distill",)
 
 
 def validate_config(cfg: DictConfig, stages: tuple[str, ...] | None = None) -> None:
@@ -250,8 +252,7 @@ def validate_config(cfg: DictConfig, stages: tuple[str, ...] | None = None) -> N
         from hacd_graph.pipeline.runner import STAGES as stages  # noqa: N811
     from hacd_graph.pipeline.compose import config_groups
 
-    known_top = ({s.key.split(".")[0] for s in SECTIONS} | set(OPEN_SECTIONS)
-                 | set(config_groups()))
+    known_top = {s.key.split(".")[0] for s in SECTIONS} | set(config_groups())
     for key in values:
         if key not in known_top:
             raise ConfigError(f"unknown top-level key '{key}'; known: "

@@ -6,6 +6,7 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
+from hacd_graph.errors import ConfigError
 from hacd_graph.gnn import ConceptEncoder, GNNConfig
 from hacd_graph.pipeline import DataConfig, compose_config, config_groups
 from hacd_graph.pipeline.compose import CONFIG_DIR
@@ -90,8 +91,26 @@ def test_deepspeed_group(option):
 
 
 def test_unknown_config_and_key_are_named():
-    with pytest.raises(FileNotFoundError, match="distill_gnn"):
+    with pytest.raises(ConfigError, match="--config nope: no configs/nope.yaml .* distill_gnn"):
         compose_config("nope")
     cfg = compose_config("distill_gnn", ["+trainer.max_stepz=3"])
     with pytest.raises(ValueError, match="max_stepz"):
         config_from_mapping(TrainerConfig, _c(cfg, "trainer"), "trainer")
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("gnn=foo", "In 'distill_gnn': Could not find 'gnn/foo'; Available options in 'gnn': "
+                    "gatv2, gcn, none, sage"),
+        ("trainer.foo=1", "unknown config key 'trainer.foo': the config has no such setting"),
+        ("nosuch.key=1", "unknown config key 'nosuch.key'"),
+        ("trainer.max_steps=[1", "cannot parse the override 'trainer.max_steps=[1': "
+                                 "no viable alternative at input '[1'"),
+        ("experiment=nope", "Could not find 'experiment/nope'; Available options in 'experiment'"),
+    ],
+)
+def test_hydra_errors_are_one_line(override, message):
+    with pytest.raises(ConfigError) as info:
+        compose_config("distill_gnn", [override])
+    assert message in str(info.value) and "\n" not in str(info.value)

@@ -92,3 +92,60 @@ def test_deepspeed_two_ranks(tmp_path, zero):
     m = json.loads((run / "teacher" / "metrics.json").read_text())
     engine = "torch" if zero == "none" else "deepspeed"  # none: all-reduce data parallel
     assert m["engine"] == engine and m["world_size"] == 2 and m["step"] == 6
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("trainer.max_steps=abc", "trainer.max_steps='abc': expected an integer >= 1"),
+        ("trainer.lr=abc", "trainer.lr='abc': expected a number > 0"),
+        ("trainer.batch_size=0", "trainer.batch_size=0: expected an integer >= 1"),
+        ("gnn=foo", "Could not find 'gnn/foo'; Available options in 'gnn': gatv2, gcn"),
+        ("trainer.foo=1", "unknown config key 'trainer.foo'"),
+        ("trainer.max_steps=[1", "cannot parse the override 'trainer.max_steps=[1'"),
+    ],
+)
+def test_user_errors_are_one_line_before_anything_is_written(tmp_path, capsys, override,
+                                                              message):
+    sys.path.insert(0, str(REPO_ROOT))
+    from train import main
+
+    run = tmp_path / "run"
+    assert main([*TINY, f"run.dir={run}", override]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err.count("\n") == 1
+    assert captured.err.startswith("train.py: error: ") and message in captured.err
+    assert not run.exists()
+
+
+def test_run_dir_that_is_a_file_or_below_one(tmp_path, capsys):
+    sys.path.insert(0, str(REPO_ROOT))
+    from train import main
+
+    afile = tmp_path / "file"
+    afile.write_text("")
+    for run, message in [(afile, "is a file, expected a folder"),
+                         (afile / "run", f"lies below {afile}, which is a file")]:
+        assert main([*TINY, f"run.dir={run}"]) == 2
+        assert message in capsys.readouterr().err
+
+
+def test_debug_and_hydra_full_error_show_the_traceback(tmp_path, monkeypatch):
+    sys.path.insert(0, str(REPO_ROOT))
+    from hacd_graph.errors import ConfigError
+    from train import main
+
+    with pytest.raises(ConfigError, match="trainer.max_steps"):
+        main([*TINY, f"run.dir={tmp_path}", "trainer.max_steps=abc", "--debug"])
+    monkeypatch.setenv("HYDRA_FULL_ERROR", "1")
+    with pytest.raises(ConfigError, match="gnn/foo"):
+        main([*TINY, f"run.dir={tmp_path}", "gnn=foo"])
+
+
+def test_console_error_is_one_line_in_a_fresh_process(tmp_path):
+    proc = _train([*TINY, f"run.dir={tmp_path / 'run'}", "trainer.lr=abc"])
+    out = proc.communicate(timeout=120)[0]
+    assert proc.returncode == 2
+    assert out.strip().splitlines() == [
+        "train.py: error: trainer.lr='abc': expected a number > 0 (add --debug for the "
+        "traceback)"]
