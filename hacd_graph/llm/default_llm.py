@@ -7,7 +7,12 @@ place when complete (a killed build leaves nothing half-done):
 - ``tokenizer-<key>/``: keyed by the corpus digest and the tokenizer settings;
 - ``default-llm-<key>/``: keyed by the tokenizer key, the architecture and the
   pre-training settings; holds the model, its tokenizer, ``build.json`` (settings,
-  corpus counts, timings, losses, text samples) and ``loss.png`` (the loss curve).
+  corpus counts, timings, losses, text samples), ``loss.png`` (the loss curve) and
+  ``pretrain/`` (the training loop's ``metrics.json`` and ``metrics.csv``).
+
+Pre-training runs through the one training loop in ``.default-llm-<key>.pretrain/`` beside
+the cache folder (checkpoints included), so a killed build started again resumes where its
+last checkpoint left off; that folder is removed once the build is in place.
 
 A second call with the same corpus and settings loads from disk in about a second.
 """
@@ -37,7 +42,7 @@ from hacd_graph.llm.corpus import TextCorpus
 from hacd_graph.llm.pretrain import pack_texts, pretrain_causal_lm, sample_text
 from hacd_graph.llm.tokenizer import train_bpe_tokenizer
 
-BUILD_VERSION = 1
+BUILD_VERSION = 2  # 2: pre-training through hacd_graph.training.fit
 SAMPLE_PROMPTS = ("", "A dog", "Birds are")
 
 
@@ -168,6 +173,8 @@ def build_default_llm(corpus: TextCorpus, config: DefaultLLMConfig | None = None
         tokenizer, tok_path = build_tokenizer(corpus, config, cache)
         tokenizer_seconds = time.perf_counter() - start
 
+        work = path.with_name(f".{path.name}.pretrain")
+
         def build(tmp: Path) -> None:
             torch.manual_seed(config.seed)
             model = LlamaForCausalLM(config.llama_config(tokenizer))
@@ -175,8 +182,12 @@ def build_default_llm(corpus: TextCorpus, config: DefaultLLMConfig | None = None
             t0 = time.perf_counter()
             losses = pretrain_causal_lm(
                 model, blocks, config.steps, config.batch_size, config.lr,
-                config.warmup_steps, config.weight_decay, config.seed, progress)
+                config.warmup_steps, config.weight_decay, config.seed, progress,
+                work_dir=work, fingerprint=config.model_key(corpus))
             seconds = time.perf_counter() - t0
+            (tmp / "pretrain").mkdir()
+            for name in ("metrics.json", "metrics.csv"):
+                shutil.copy2(work / name, tmp / "pretrain" / name)
             model.save_pretrained(tmp)
             tokenizer.save_pretrained(tmp)
             info = {
@@ -193,6 +204,7 @@ def build_default_llm(corpus: TextCorpus, config: DefaultLLMConfig | None = None
             plot_losses(losses, tmp / "loss.png", f"default LLM, {info['parameters']:,} "
                         f"parameters, {len(corpus):,} texts")
         _publish(build, path)
+        shutil.rmtree(work, ignore_errors=True)
     return load_default_llm(path)
 
 

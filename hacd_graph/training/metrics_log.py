@@ -95,6 +95,16 @@ class MetricsLogger:
             self._tb.close()
 
 
+def read_series(csv_path: str | Path) -> dict[tuple[str, str], list[tuple[int, float]]]:
+    """Every series in a ``metrics.csv``: ``(split, name) -> [(step, value), ...]`` by step."""
+    series: dict[tuple[str, str], list[tuple[int, float]]] = {}
+    with Path(csv_path).open() as f:
+        for row in csv.DictReader(f):
+            series.setdefault((row["split"], row["name"]), []).append(
+                (int(row["step"]), float(row["value"])))
+    return {k: sorted(v) for k, v in series.items()}
+
+
 def plot_curves(csv_path: Path, png_path: Path) -> Path | None:
     """Plot ``metrics.csv`` (train loss; eval mAP and hF1 when logged) to a PNG.
 
@@ -106,11 +116,7 @@ def plot_curves(csv_path: Path, png_path: Path) -> Path | None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    series: dict[tuple[str, str], list[tuple[int, float]]] = {}
-    with Path(csv_path).open() as f:
-        for row in csv.DictReader(f):
-            series.setdefault((row["split"], row["name"]), []).append(
-                (int(row["step"]), float(row["value"])))
+    series = read_series(csv_path)
     if ("train", "loss") not in series:
         return None
     evals = [k for k in (("eval", "mAP_macro"), ("eval", "hF1"), ("eval", "mse"))

@@ -21,6 +21,9 @@ def test_tiny_build_is_cached_by_corpus_and_settings(tmp_path, meta_dir):
     assert info["parameters"] == sum(p.numel() for p in built.model.parameters())
     assert len(info["losses"]) == 3 and len(info["samples"]) == 3
     assert (built.path / "loss.png").stat().st_size > 1000
+    record = json.loads((built.path / "pretrain" / "metrics.json").read_text())
+    assert record["step"] == 3 and record["fingerprint"] == config.model_key(corpus)
+    assert not (built.path / "pretrain" / "ckpt").exists()
     assert info["corpus_counts"]["concepts"] == 2
     assert built.model.config.num_hidden_layers == 1 and len(built.tokenizer) <= 300
     stamp = (built.path / "model.safetensors").stat().st_mtime_ns
