@@ -177,7 +177,7 @@ SECTIONS: tuple[Section, ...] = (
              "variant": one_of("full", "flattened", "truncated", "shuffled"),
              "max_depth": at_least(1)},
             {"audioset_ontology": "file", "hierarchy_file": "file", "core_dir": "dir"}),
-    Section("data", "hacd_graph.pipeline.runner:DataConfig",
+    Section("data", "hacd_graph.pipeline.stages:DataConfig",
             {"train_clips": at_least(1), "eval_clips": at_least(1), "duration_s": above(0),
              "synth_workers": at_least(1), "features": one_of("cached", "on_the_fly"),
              "num_workers": at_least(0)},
@@ -238,7 +238,7 @@ def validate_config(cfg: DictConfig, stages: tuple[str, ...] | None = None) -> N
 
     Args:
         cfg: the composed config (``compose_config``).
-        stages: the stages this build has (default ``hacd_graph.pipeline.runner.STAGES``).
+        stages: the stages this build has (default ``hacd_graph.pipeline.stages.STAGES``).
 
     Raises:
         ConfigError: one line naming the key, the bad value and what was expected.
@@ -249,7 +249,7 @@ def validate_config(cfg: DictConfig, stages: tuple[str, ...] | None = None) -> N
         raise ConfigError(f"the config does not resolve: {error}".splitlines()[0]) from error
     assert isinstance(values, dict)
     if stages is None:
-        from hacd_graph.pipeline.runner import STAGES as stages  # noqa: N811
+        from hacd_graph.pipeline.stages import STAGES as stages  # noqa: N811
     from hacd_graph.pipeline.compose import config_groups
 
     known_top = {s.key.split(".")[0] for s in SECTIONS} | set(config_groups())

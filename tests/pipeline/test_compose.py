@@ -68,14 +68,14 @@ def test_teacher_group_instantiates(option, tiny_ach):
 
 @pytest.mark.parametrize("option", GROUPS["ach"])
 def test_ach_group_builds(option, audioset_ontology_path, tmp_path):
-    from hacd_graph.pipeline.runner import stage_ach
+    from hacd_graph.pipeline.stages import run_ach
     from hacd_graph.training import DistributedContext
 
     overrides = [f"ach={option}"]
     if option == "audioset":
         overrides.append(f"ach.audioset_ontology={audioset_ontology_path}")
     cfg = compose_config("distill_gnn", overrides)
-    ach = stage_ach(cfg, tmp_path, DistributedContext())
+    ach = run_ach(cfg, tmp_path, DistributedContext())
     assert len(ach) > 100 and (tmp_path / "ach.json").exists()
 
 
