@@ -223,11 +223,7 @@ SECTIONS: tuple[Section, ...] = (
     Section("distill", "hacd_graph.distill.stage:DistillConfig",
             {"lm_weight": at_least(0), "temperature": above(0), "max_target_tokens": at_least(1),
              "eval_batch_size": at_least(1), "top_k": at_least(1),
-             "hdl": one_of(True, False, "auto")}),
-    Section("distill", "hacd_graph.distill.stage:DistillConfig",
-            {"lm_weight": at_least(0), "temperature": above(0),
-             "max_target_tokens": at_least(1), "eval_batch_size": at_least(1),
-             "top_k": at_least(1),
+             "hdl": one_of(True, False, "auto"),
              "backend": one_of("auto", "torch", "sparse", "cpu", "triton", "cuda")}),
     Section("distill.trainer", "hacd_graph.training:TrainerConfig", TRAINER_RULES),
 )

@@ -57,6 +57,7 @@ def test_every_group_option_passes(tmp_path, group, option):
         ("++distill.temperature=0", "distill.temperature=0: expected a number > 0"),
         ("++distill.backend=gpu", "distill.backend='gpu': expected a string from {auto, torch"),
         ("++distill.lr.foo=1", "distill.lr: unknown part(s) ['foo']"),
+        ("++distill.hdl=sometimes", "distill.hdl='sometimes': expected true or false or a string"),
     ],
 )
 def test_bad_settings_are_one_line_naming_key_value_and_expectation(tmp_path, override, message):
