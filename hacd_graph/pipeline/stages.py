@@ -85,13 +85,15 @@ def trainer_settings(cfg: DictConfig, stage: str) -> dict[str, Any]:
 
 # --- settings (what each stage's outputs depend on) ---------------------------------------
 
+# Each is keyed like the config itself, so a change reads as the override that made it.
+
 def ach_settings(cfg: DictConfig) -> dict[str, Any]:
     spec = container(cfg, "ach")
     if spec.get("audioset_ontology"):
         spec["audioset_ontology_sha256"] = file_digest(spec["audioset_ontology"])
     if spec.get("hierarchy_file"):
         spec["hierarchy_file_sha256"] = file_digest(spec["hierarchy_file"])
-    return spec
+    return {"ach": spec}
 
 
 def data_settings(cfg: DictConfig) -> dict[str, Any]:
@@ -100,13 +102,13 @@ def data_settings(cfg: DictConfig) -> dict[str, Any]:
         root = Path(spec["root"])
         spec["manifests_sha256"] = {split: file_digest(root / split / "manifest.jsonl")
                                     for split in ("train", "eval")}
-    return spec
+    return {"data": spec}
 
 
 def teacher_settings(cfg: DictConfig) -> dict[str, Any]:
     return {"teacher": container(cfg, "teacher"), "gnn": container(cfg, "gnn"),
             "trainer": _without(trainer_settings(cfg, "teacher"), WATCH_ONLY_TRAINER),
-            "features": container(cfg, "data").get("features", "cached")}
+            "data": {"features": container(cfg, "data").get("features", "cached")}}
 
 
 def distill_settings(cfg: DictConfig) -> dict[str, Any]:
