@@ -94,6 +94,18 @@ def _make_engine(stage: Stage, cfg: TrainerConfig, ctx: DistributedContext,
                        find_unused_parameters=getattr(stage, "find_unused_parameters", True))
 
 
+def _planned_record(ctx: DistributedContext, deepspeed: Mapping[str, Any] | None,
+                    fingerprint: str | None) -> dict[str, Any]:
+    """What the engine about to be built will record (known before building the model)."""
+    if deepspeed and deepspeed.get("enabled", False):
+        zero = (deepspeed.get("config") or {}).get("zero_optimization") or {}
+        kind, zero_stage = "deepspeed", int(zero.get("stage", 0))
+    else:
+        kind, zero_stage = "torch", 0
+    return {"fingerprint": fingerprint, "engine": kind, "zero_stage": zero_stage,
+            "world_size": ctx.world_size}
+
+
 def _evaluate(stage: Stage, engine: Engine) -> dict[str, float]:
     module = engine.eval_module()
     module.eval()
@@ -146,19 +158,24 @@ def fit(stage: Stage, cfg: TrainerConfig, stage_dir: Path | str, ctx: Distribute
     if ctx.is_main:
         stage_dir.mkdir(parents=True, exist_ok=True)
     ctx.barrier()
+    ckpts = CheckpointManager(stage_dir, ctx, keep_last=cfg.keep_last)
+    latest = ckpts.latest() if cfg.resume else None
+    recorded = (ckpts.read_meta(latest) or {}) if latest is not None else None
+
+    def refuse_mismatch(current: Mapping[str, Any]) -> None:
+        if recorded is not None and (differences := compare_records(recorded, current)):
+            raise CheckpointMismatch(latest, differences, stage_dir, stage.name)
+
+    refuse_mismatch(_planned_record(ctx, deepspeed, fingerprint))  # before building a model
     seed_everything(cfg.seed)
     engine = _make_engine(stage, cfg, ctx, deepspeed)
-    ckpts = CheckpointManager(stage_dir, ctx, keep_last=cfg.keep_last)
     record = {"fingerprint": fingerprint, "engine": engine.kind,
               "zero_stage": engine.zero_stage, "world_size": ctx.world_size}
+    refuse_mismatch(record)
 
     loop: dict[str, Any] = {"step": 0, "epoch": 0, "batch_in_epoch": 0, "eval_history": []}
     resumed_from = None
-    latest = ckpts.latest() if cfg.resume else None
     if latest is not None:
-        differences = compare_records(ckpts.read_meta(latest) or {}, record)
-        if differences:
-            raise CheckpointMismatch(latest, differences, stage_dir, stage.name)
         client = engine.load(latest)
         loop.update(client["loop"])
         resumed_from = loop["step"]

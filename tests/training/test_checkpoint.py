@@ -64,8 +64,10 @@ def test_resume_refused_on_another_engine_or_world_size(tmp_path, key, recorded)
     meta = json.loads((ckpt / "meta.json").read_text())
     (ckpt / "meta.json").write_text(json.dumps({**meta, key: recorded}))
     now = {"engine": "torch", "world_size": 1, "zero_stage": 0}[key]
+    stage = ToyStage()
+    stage.build_model = lambda: pytest.fail("refused only after building the model")
     with pytest.raises(CheckpointMismatch, match=f"{key} recorded {recorded!r}, now {now!r}"):
-        fit(ToyStage(), _cfg(), tmp_path / "s", DistributedContext(), fingerprint="fp-a")
+        fit(stage, _cfg(), tmp_path / "s", DistributedContext(), fingerprint="fp-a")
 
 
 def test_checkpoint_without_record_is_refused(tmp_path):
