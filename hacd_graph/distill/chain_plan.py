@@ -32,13 +32,14 @@ The plan is exact for any table the HDL accepts: a concept gets a base only wher
 base's row (free of repeated entries) is contained in its own and strictly shorter, so
 tables that are not closed under ancestors, repeat entries or hold cycles simply get fewer
 chains (a concept without a base gathers its whole row as residual terms). The Triton
-kernel and the CPU extension's vectorised kernel both walk this plan.
+kernel and the CPU extension's vectorised kernel both walk this plan. A plan is built once
+per hierarchy and travels with its table in
+:class:`hacd_graph.distill.ancestor_plan.AncestorPlan`; nothing here caches.
 """
 
 from __future__ import annotations
 
-import weakref
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 
 import torch
 from torch import Tensor
@@ -95,6 +96,15 @@ class ChainPlan:
     @property
     def num_concepts(self) -> int:
         return int(self.order.numel())
+
+    def to(self, device: torch.device | str) -> ChainPlan:
+        """This plan with every tensor on ``device`` (``self`` when they already are)."""
+        device = torch.device(device)
+        if self.order.device == device:
+            return self
+        moved = {f.name: getattr(self, f.name).to(device) for f in fields(self)
+                 if isinstance(getattr(self, f.name), Tensor)}
+        return replace(self, **moved)
 
     def cpu_tensors(self) -> list[Tensor]:
         """The tensors the CPU extension's ``hdl_fused(..., chains=...)`` takes."""
@@ -252,22 +262,3 @@ def build_chain_plan(ancestors: Tensor) -> ChainPlan:
         has_rdesc=has_rdesc, slot=int32(slot), num_levels=num_levels, num_rdesc=num_rdesc,
         num_slots=num_slots,
     )
-
-
-_PLAN_CACHE: dict[int, tuple[weakref.ref, int, ChainPlan]] = {}
-_PLAN_CACHE_SIZE = 16
-
-
-def chain_plan(ancestors: Tensor) -> ChainPlan:
-    """:func:`build_chain_plan`, memoised per table tensor (rebuilt if it is modified).
-
-    A training loop passes the same table every step; the plan is built on the first call.
-    """
-    hit = _PLAN_CACHE.get(id(ancestors))
-    if hit is not None and hit[0]() is ancestors and hit[1] == ancestors._version:
-        return hit[2]
-    plan = build_chain_plan(ancestors)
-    if len(_PLAN_CACHE) >= _PLAN_CACHE_SIZE:
-        _PLAN_CACHE.pop(next(iter(_PLAN_CACHE)))
-    _PLAN_CACHE[id(ancestors)] = (weakref.ref(ancestors), ancestors._version, plan)
-    return plan

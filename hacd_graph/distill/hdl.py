@@ -9,7 +9,8 @@ A backend module provides
 
 - the function named in its :class:`HDLBackend` entry, with the signature of
   :func:`hacd_graph.distill.hdl_reference.hdl_reference`; it receives checked, contiguous
-  inputs: logits of one dtype, an int32/int64 table on the same device, weights ``None``
+  inputs: logits of one dtype, an
+  :class:`~hacd_graph.distill.ancestor_plan.AncestorPlan` on the same device, weights ``None``
   or a contiguous ``[N]`` tensor in float32 (float64 when the logits are float64), a
   float temperature ``> 0`` and ``B, N >= 1``;
 - optionally ``unavailable_reason(device: torch.device) -> str | None``: ``None`` when the
@@ -28,10 +29,10 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from hacd_graph.distill.ancestor_plan import AncestorPlan, as_plan
 from hacd_graph.distill.hdl_reference import REDUCTIONS
 
 _FLOAT_DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
-_INDEX_DTYPES = (torch.int32, torch.int64)
 
 
 @dataclass(frozen=True)
@@ -121,14 +122,13 @@ def resolve_backend(backend: str, device: torch.device) -> HDLBackend:
 def _check_inputs(
     student_logits: Tensor,
     teacher_logits: Tensor,
-    ancestors: Tensor,
+    ancestors: AncestorPlan,
     weights: Tensor | None,
     temperature: float,
     reduction: str,
 ) -> None:
     """Raise ``ValueError``/``TypeError`` naming the first problem with the inputs."""
-    for name, value in (("student_logits", student_logits), ("teacher_logits", teacher_logits),
-                        ("ancestors", ancestors)):
+    for name, value in (("student_logits", student_logits), ("teacher_logits", teacher_logits)):
         if not isinstance(value, Tensor):
             raise TypeError(f"{name} must be a torch.Tensor, got {type(value).__name__}")
     if student_logits.dim() != 2:
@@ -146,16 +146,16 @@ def _check_inputs(
             raise TypeError(f"{name} must be float16, bfloat16, float32 or float64, "
                             f"got {value.dtype}")
     num_concepts = student_logits.shape[1]
-    if ancestors.dim() != 2 or ancestors.shape[0] != num_concepts or ancestors.shape[1] < 1:
+    if ancestors.num_concepts != num_concepts:
         raise ValueError(
-            f"ancestors must be [N, K] with N = {num_concepts} (the logits' last dimension) "
-            f"and K >= 1, got shape {tuple(ancestors.shape)}"
+            f"ancestors must be [N, K] with N = {num_concepts} (the logits' last dimension), "
+            f"got shape {tuple(ancestors.table.shape)}"
         )
-    if ancestors.dtype not in _INDEX_DTYPES:
-        raise TypeError(f"ancestors must be int32 or int64, got {ancestors.dtype}")
     device = student_logits.device
-    for name, value in (("teacher_logits", teacher_logits), ("ancestors", ancestors),
-                        ("weights", weights)):
+    if ancestors.device != device:
+        raise ValueError(f"ancestors is on {ancestors.device} but student_logits is on "
+                         f"{device} (move the plan once with AncestorPlan.to(device))")
+    for name, value in (("teacher_logits", teacher_logits), ("weights", weights)):
         if isinstance(value, Tensor) and value.device != device:
             raise ValueError(f"{name} is on {value.device} but student_logits is on {device}")
     if weights is not None:
@@ -170,36 +170,12 @@ def _check_inputs(
         raise ValueError(f"temperature must be finite and > 0, got {temperature}")
     if reduction not in REDUCTIONS:
         raise ValueError(f"reduction must be one of {REDUCTIONS}, got {reduction!r}")
-    _check_table(ancestors)
-
-
-def _check_table(ancestors: Tensor) -> None:
-    """Entries in ``[-1, N)`` and every row ``c`` containing ``c`` (one host sync)."""
-    num_concepts = ancestors.shape[0]
-    if num_concepts == 0:
-        return
-    out_of_range = (ancestors < -1) | (ancestors >= num_concepts)
-    concepts = torch.arange(num_concepts, device=ancestors.device, dtype=ancestors.dtype)
-    missing_self = ~(ancestors == concepts.unsqueeze(1)).any(dim=1)
-    flags = torch.stack([out_of_range.any(), missing_self.any()]).tolist()
-    if flags[0]:
-        row, col = (int(i) for i in out_of_range.nonzero()[0])
-        raise ValueError(
-            f"ancestors[{row}, {col}] = {int(ancestors[row, col])} is out of range: entries "
-            f"must be concept indices in [0, {num_concepts}) or -1 (padding)"
-        )
-    if flags[1]:
-        row = int(missing_self.nonzero()[0, 0])
-        raise ValueError(
-            f"row {row} of the ancestor table does not contain concept {row} itself: "
-            f"row c must hold c and its ancestors, got {ancestors[row].tolist()}"
-        )
 
 
 def hierarchical_distillation_loss(
     student_logits: Tensor,
     teacher_logits: Tensor,
-    ancestors: Tensor,
+    ancestors: Tensor | AncestorPlan,
     weights: Tensor | None = None,
     temperature: float = 1.0,
     reduction: str = "batchmean",
@@ -228,19 +204,21 @@ def hierarchical_distillation_loss(
         - NaN in either logits tensor is not checked for (that would cost a pass over the
           inputs): it propagates, making the loss (and the student's gradient) NaN for the
           concepts at and below the NaN, and so the reduced loss NaN, on every backend;
-        - logits up to :math:`|z/T| \approx 100` give finite float32 losses on every
-          backend (:math:`\log(1-q)` is kept through subnormals; with flush-to-zero enabled
-          the bound is about 87) and finite gradients on the fused backends; the autograd
-          gradient of ``"torch"``/``"sparse"`` overflows in float32 beyond about 88 (see
-          :mod:`hacd_graph.distill.hdl_reference`).
+        - logits of any finite magnitude give the loss and gradient of the float64
+          definition to float32 rounding on every backend: :math:`\log(1-q)` never comes
+          from a log-marginal rounded to 0 (see :mod:`hacd_graph.teacher.marginals`) and
+          the gradient never forms :math:`q/(1-q)` where it would overflow.
 
     Args:
         student_logits: ``[B, N]`` float16/bfloat16/float32/float64 (float64 is computed in
             float64, the rest accumulate in float32).
         teacher_logits: ``[B, N]``, a constant; when its dtype differs from the student's,
             both are computed in the promoted dtype.
-        ancestors: ``[N, K]`` int32/int64 table: row ``c`` is ``c`` and its ancestors, padded
-            with ``-1`` (``ConceptHierarchy.ancestor_table()``).
+        ancestors: an :class:`~hacd_graph.distill.ancestor_plan.AncestorPlan` built once
+            per hierarchy (``AncestorPlan.from_hierarchy(ach).to(device)``: checked once,
+            its chain plan kept), or the ``[N, K]`` int32/int64 table itself (row ``c`` is
+            ``c`` and its ancestors, padded with ``-1``; ``ConceptHierarchy.ancestor_table()``),
+            which is then checked and planned for this call only.
         weights: optional ``[N]`` node weights (default all ones).
         temperature: distillation temperature :math:`T > 0`.
         reduction: ``"batchmean"`` (sum / B), ``"sum"`` or ``"none"``.
@@ -262,7 +240,8 @@ def hierarchical_distillation_loss(
     """
     if isinstance(temperature, Tensor):
         temperature = float(temperature)
-    _check_inputs(student_logits, teacher_logits, ancestors, weights, temperature, reduction)
+    plan = as_plan(ancestors)
+    _check_inputs(student_logits, teacher_logits, plan, weights, temperature, reduction)
     chosen = resolve_backend(backend, student_logits.device)
     out_dtype = student_logits.dtype
     dtype = torch.promote_types(student_logits.dtype, teacher_logits.dtype)
@@ -277,6 +256,5 @@ def hierarchical_distillation_loss(
     if weights is not None:
         weight_dtype = torch.float64 if dtype == torch.float64 else torch.float32
         weights = weights.detach().to(weight_dtype).contiguous()
-    loss = chosen.load()(student, teacher, ancestors.contiguous(), weights, float(temperature),
-                         reduction)
+    loss = chosen.load()(student, teacher, plan, weights, float(temperature), reduction)
     return loss.to(out_dtype)

@@ -8,6 +8,10 @@ The binary targets baseline x86-64; the AVX2 kernel is selected at run time from
 flags, so one cache can be shared by machines with different CPUs. Without a C++ compiler
 (or ninja) the backend reports why and :func:`hdl_cpu` falls back to the reference.
 
+Rows go eight at a time through the AVX2 kernel, which walks the table's chain plan
+(``AncestorPlan.chains``) while every ``|z/T|`` of the block is at most 40, and otherwise (and
+for float64, or without AVX2) through the exact portable kernel of ``cuda_ext/csrc/hdl_math.h``.
+
 The gradient is computed in the same pass as the loss (``reduction`` ``"sum"`` and
 ``"batchmean"``) so backward is one scale by the incoming gradient; for ``"none"`` backward
 runs the kernel again with the incoming ``[B, N]`` gradient as per-element weights.
@@ -30,14 +34,14 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from hacd_graph.distill.chain_plan import chain_plan
+from hacd_graph.distill.ancestor_plan import AncestorPlan, as_plan
 from hacd_graph.distill.hdl_reference import hdl_reference
 
 CSRC = Path(__file__).resolve().parents[2] / "cuda_ext" / "csrc"
 """The C++ sources (``hdl.cpp`` dispatch, ``cpu/`` kernels, ``cuda/`` declarations)."""
 
 CPU_SOURCES = ("hdl.cpp", "cpu/hdl_cpu.cpp", "cpu/hdl_cpu_block_avx2.cpp")
-_HEADERS = ("cpu/hdl_cpu.h", "cpu/hdl_cpu_block.h", "cuda/hdl_cuda.h")
+_HEADERS = ("hdl_math.h", "cpu/hdl_cpu.h", "cpu/hdl_cpu_block.h", "cuda/hdl_cuda.h")
 _CFLAGS = ("-O3", "-fopenmp", "-DNDEBUG")
 _LDFLAGS = ("-fopenmp",)
 REDUCTION_CODES = {"none": 0, "sum": 1, "batchmean": 2}
@@ -124,10 +128,12 @@ class HDLFunction(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx: Any, extension: Any, student: Tensor, teacher: Tensor, ancestors: Tensor,
-                weights: Tensor | None, temperature: float, reduction: str) -> Tensor:
+    def forward(ctx: Any, extension: Any, student: Tensor, teacher: Tensor,
+                plan: AncestorPlan, weights: Tensor | None, temperature: float,
+                reduction: str) -> Tensor:
         fused_grad = reduction != "none" and ctx.needs_input_grad[1]
-        chains = chain_plan(ancestors).cpu_tensors() if student.device.type == "cpu" else []
+        ancestors = plan.table
+        chains = plan.chains.cpu_tensors() if student.device.type == "cpu" else []
         loss, grad = extension.hdl_fused(student, teacher, ancestors, weights, temperature,
                                          REDUCTION_CODES[reduction], None, True, fused_grad,
                                          chains)
@@ -163,7 +169,7 @@ class HDLFunction(torch.autograd.Function):
 def hdl_cpu(
     student_logits: Tensor,
     teacher_logits: Tensor,
-    ancestors: Tensor,
+    ancestors: Tensor | AncestorPlan,
     weights: Tensor | None = None,
     temperature: float = 1.0,
     reduction: str = "batchmean",
@@ -180,5 +186,5 @@ def hdl_cpu(
         warnings.warn(f"{reason}; using the PyTorch reference instead", stacklevel=2)
         return hdl_reference(student_logits, teacher_logits, ancestors, weights, temperature,
                              reduction)
-    return HDLFunction.apply(extension, student_logits, teacher_logits, ancestors, weights,
-                             float(temperature), reduction)
+    return HDLFunction.apply(extension, student_logits, teacher_logits, as_plan(ancestors),
+                             weights, float(temperature), reduction)

@@ -27,10 +27,11 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from hacd_graph.distill.ancestor_plan import AncestorPlan, as_plan
 from hacd_graph.distill.hdl_cpu import CPU_SOURCES, CSRC, HDLFunction, default_cache_dir
 
 CUDA_SOURCES = ("cuda/hdl_cuda.cu",)
-HEADERS = ("cpu/hdl_cpu.h", "cpu/hdl_cpu_block.h", "cuda/hdl_cuda.h")
+HEADERS = ("hdl_math.h", "cpu/hdl_cpu.h", "cpu/hdl_cpu_block.h", "cuda/hdl_cuda.h")
 CFLAGS = ("-O3", "-fopenmp", "-DNDEBUG", "-DWITH_CUDA")
 LDFLAGS = ("-fopenmp",)
 NVCC_FLAGS = (
@@ -136,7 +137,7 @@ def unavailable_reason(device: torch.device) -> str | None:
 def hdl_cuda(
     student_logits: Tensor,
     teacher_logits: Tensor,
-    ancestors: Tensor,
+    ancestors: Tensor | AncestorPlan,
     weights: Tensor | None = None,
     temperature: float = 1.0,
     reduction: str = "batchmean",
@@ -153,5 +154,5 @@ def hdl_cuda(
     extension, reason = load_extension()
     if extension is None:
         raise RuntimeError(reason)
-    return HDLFunction.apply(extension, student_logits, teacher_logits.detach(), ancestors,
-                             weights, float(temperature), reduction)
+    return HDLFunction.apply(extension, student_logits, teacher_logits.detach(),
+                             as_plan(ancestors), weights, float(temperature), reduction)

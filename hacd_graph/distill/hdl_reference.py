@@ -18,15 +18,13 @@ given that its parents are present. With :math:`A[c]` the row of the ancestor ta
     L_{b,c} = T^2 w_c \big( p (\ell^t - \ell^s) + (1 - p)(\log(1-p) - \log(1-q)) \big)
 
 the binary KL divergence between the teacher's and the student's marginal probability that
-concept :math:`c` is present. :math:`\log(1 - q)` is computed as
-:math:`\log(-\mathrm{expm1}(\ell^s))`, and :math:`(1-p)\log(\cdot)` is taken as 0 where
-:math:`1 - p = 0` (the limit :math:`x \log x \to 0`), so a saturated teacher gives 0, not NaN.
-
-In float32 the autograd gradient of these formulations overflows once some :math:`|z/T|`
-exceeds about 88: the intermediate :math:`\partial L / \partial \ell^s = (q - p) / (1 - q)`
-leaves the float32 range while the gradient itself (that times :math:`\sigma(-z/T)`) is
-small. The fused kernels scale the intermediate and stay finite up to about 100; float64
-inputs are the ground truth there.
+concept :math:`c` is present. :math:`\log(1 - q)` and :math:`\log(1 - p)` come from
+:func:`hacd_graph.teacher.marginals.log_one_minus_marginals` (the package's one
+implementation of the log-marginals): exact where :math:`\ell` rounds to 0 in float32
+(:math:`|z/T| \gtrsim 87`), as a log-sum-exp over the row
+:math:`\log(1-\prod_i\sigma(x_i)) = \operatorname{logsumexp}_i[\log\sigma(-x_i) +
+\sum_{j<i}\log\sigma(x_j)]` there. The loss and its autograd gradient are then finite and
+exact for logits of any magnitude (float64 inputs are the ground truth in the tests).
 
 These functions do not validate their inputs; call them through
 :func:`hacd_graph.distill.hierarchical_distillation_loss`, which does.
@@ -37,46 +35,47 @@ from __future__ import annotations
 import warnings
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
+
+from hacd_graph.distill.ancestor_plan import AncestorPlan
+from hacd_graph.teacher.marginals import (
+    compute_dtype,
+    log_one_minus_marginals,
+    log_sigmoid_terms,
+    sum_over_rows,
+)
 
 REDUCTIONS = ("batchmean", "sum", "none")
 
 
-def _compute_dtype(student_logits: Tensor) -> torch.dtype:
-    """float64 stays float64 (for gradcheck); every other dtype accumulates in float32."""
-    return torch.float64 if student_logits.dtype == torch.float64 else torch.float32
-
-
-def _padded_index(ancestors: Tensor, num_concepts: int) -> Tensor:
-    """The ancestor table as int64 with ``-1`` replaced by ``N`` (a column that adds 0)."""
-    index = ancestors.long()
-    return torch.where(index < 0, torch.full_like(index, num_concepts), index)
-
-
 def binary_kl_of_marginals(
-    student_log_marginal: Tensor, teacher_log_marginal: Tensor
+    student_log_marginal: Tensor,
+    teacher_log_marginal: Tensor,
+    student_log_complement: Tensor,
+    teacher_log_complement: Tensor,
 ) -> Tensor:
     r"""Binary KL divergence :math:`\mathrm{KL}(p \,\|\, q)` from log-marginals.
 
     Args:
         student_log_marginal: :math:`\ell^s = \log q`, any shape, values :math:`\le 0`.
         teacher_log_marginal: :math:`\ell^t = \log p`, same shape.
+        student_log_complement: :math:`\log(1 - q)`, same shape.
+        teacher_log_complement: :math:`\log(1 - p)`, same shape.
 
     Returns:
         :math:`p(\ell^t - \ell^s) + (1-p)(\log(1-p) - \log(1-q))` elementwise, with the second
-        term taken as 0 where :math:`1 - p = 0`.
+        term taken as 0 where :math:`1 - p = 0` (only for an infinite teacher logit).
     """
     ls, lt = student_log_marginal, teacher_log_marginal
-    p = lt.exp()
-    one_minus_p = -torch.expm1(lt)
-    # Where 1 - p == 0 the second term is 0; feed log() a harmless 1 there so that neither
-    # the value nor its gradient picks up 0 * inf.
+    ms, mt = student_log_complement, teacher_log_complement
+    one_minus_p = mt.exp()
     saturated = one_minus_p <= 0
-    safe_one_minus_p = torch.where(saturated, torch.ones_like(one_minus_p), one_minus_p)
-    log_one_minus_q = torch.log(-torch.expm1(ls))
-    second = one_minus_p * (torch.log(safe_one_minus_p) - log_one_minus_q)
-    return p * (lt - ls) + torch.where(saturated, torch.zeros_like(second), second)
+    second = one_minus_p * (torch.where(saturated, torch.zeros_like(mt), mt) - ms)
+    return lt.exp() * (lt - ls) + torch.where(saturated, torch.zeros_like(second), second)
+
+
+def _table(ancestors: Tensor | AncestorPlan) -> Tensor:
+    return ancestors.table if isinstance(ancestors, AncestorPlan) else ancestors
 
 
 def _reduce(elements: Tensor, reduction: str, batch_size: int) -> Tensor:
@@ -91,7 +90,7 @@ def _reduce(elements: Tensor, reduction: str, batch_size: int) -> Tensor:
 def hdl_reference(
     student_logits: Tensor,
     teacher_logits: Tensor,
-    ancestors: Tensor,
+    ancestors: Tensor | AncestorPlan,
     weights: Tensor | None = None,
     temperature: float = 1.0,
     reduction: str = "batchmean",
@@ -119,21 +118,18 @@ def hdl_reference(
         student_logits, teacher_logits: ``[B, N]``; ancestors: ``[N, K]``; weights: ``[N]``.
     """
     out_dtype = student_logits.dtype
-    dtype = _compute_dtype(student_logits)
-    batch_size, num_concepts = student_logits.shape
-    index = _padded_index(ancestors, num_concepts)
-
-    def log_marginal(logits: Tensor) -> Tensor:
-        log_sigmoid = F.logsigmoid(logits.to(dtype) / temperature)  # [B, N]
-        padded = F.pad(log_sigmoid, (0, 1))  # column N holds log 1 = 0 for the -1 padding
-        return padded[:, index].sum(dim=-1)  # [B, N, K] -> [B, N]
-
-    ls = log_marginal(student_logits)
-    lt = log_marginal(teacher_logits.detach())
-    elements = binary_kl_of_marginals(ls, lt) * (temperature**2)
+    table = _table(ancestors)
+    s_pos, s_neg = log_sigmoid_terms(student_logits, temperature)
+    ls = sum_over_rows(s_pos, table)  # [B, N, K] gather, summed over K
+    ms = log_one_minus_marginals(ls, s_pos, s_neg, table)
+    with torch.no_grad():
+        t_pos, t_neg = log_sigmoid_terms(teacher_logits, temperature)
+        lt = sum_over_rows(t_pos, table)
+        mt = log_one_minus_marginals(lt, t_pos, t_neg, table)
+    elements = binary_kl_of_marginals(ls, lt, ms, mt) * (temperature**2)
     if weights is not None:
-        elements = elements * weights.to(dtype)
-    return _reduce(elements, reduction, batch_size).to(out_dtype)
+        elements = elements * weights.to(elements.dtype)
+    return _reduce(elements, reduction, student_logits.shape[0]).to(out_dtype)
 
 
 def ancestor_matrix(ancestors: Tensor, dtype: torch.dtype = torch.float32) -> Tensor:
@@ -164,7 +160,7 @@ def ancestor_matrix(ancestors: Tensor, dtype: torch.dtype = torch.float32) -> Te
 def hdl_sparse(
     student_logits: Tensor,
     teacher_logits: Tensor,
-    ancestors: Tensor,
+    ancestors: Tensor | AncestorPlan,
     weights: Tensor | None = None,
     temperature: float = 1.0,
     reduction: str = "batchmean",
@@ -177,18 +173,20 @@ def hdl_sparse(
     :func:`hdl_reference`.
     """
     out_dtype = student_logits.dtype
-    dtype = _compute_dtype(student_logits)
-    batch_size = student_logits.shape[0]
-    matrix = ancestor_matrix(ancestors, dtype)
+    table = _table(ancestors)
+    matrix = ancestor_matrix(table, compute_dtype(student_logits))
 
-    def log_marginal(logits: Tensor) -> Tensor:
-        log_sigmoid = F.logsigmoid(logits.to(dtype) / temperature)  # [B, N]
+    def log_marginal(log_sigmoid: Tensor) -> Tensor:
         return torch.sparse.mm(matrix, log_sigmoid.t()).t()  # (M @ s^T)^T = s M^T
 
-    ls = log_marginal(student_logits)
+    s_pos, s_neg = log_sigmoid_terms(student_logits, temperature)
+    ls = log_marginal(s_pos)
+    ms = log_one_minus_marginals(ls, s_pos, s_neg, table)
     with torch.no_grad():
-        lt = log_marginal(teacher_logits)
-    elements = binary_kl_of_marginals(ls, lt) * (temperature**2)
+        t_pos, t_neg = log_sigmoid_terms(teacher_logits, temperature)
+        lt = log_marginal(t_pos)
+        mt = log_one_minus_marginals(lt, t_pos, t_neg, table)
+    elements = binary_kl_of_marginals(ls, lt, ms, mt) * (temperature**2)
     if weights is not None:
-        elements = elements * weights.to(dtype)
-    return _reduce(elements, reduction, batch_size).to(out_dtype)
+        elements = elements * weights.to(elements.dtype)
+    return _reduce(elements, reduction, student_logits.shape[0]).to(out_dtype)

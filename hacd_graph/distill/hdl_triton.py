@@ -5,65 +5,64 @@ Reads top to bottom: the maths, the element functions, the row kernel, the host 
 :func:`hacd_graph.distill.hdl_reference.hdl_reference`; the public entry point is
 :func:`hacd_graph.distill.hierarchical_distillation_loss` with ``backend="triton"``.
 
-The maths, per row ``b`` (dropped below) with :math:`s_a = z_a / T`, :math:`t_a = y_a / T`:
+The maths, per row ``b`` (dropped below) with :math:`x_a = z_a / T`, :math:`y_a = y_a / T`,
+:math:`s_a = \log\sigma(x_a)`, :math:`n_a = \log\sigma(-x_a)` (both exact at any
+magnitude):
 
 .. math::
 
-    \ell^s_c = \sum_{a \in A[c]} \log\sigma(s_a),\quad q_c = e^{\ell^s_c},\qquad
-    \ell^t_c \text{ and } p_c \text{ likewise from } t
+    \ell^s_c = \sum_{a \in A[c]} s_a,\quad q_c = e^{\ell^s_c},\quad
+    m^s_c = \log(1 - q_c),\qquad \ell^t_c,\ p_c,\ m^t_c \text{ likewise from } y
 
-    L_c = T^2 w_c \big(p_c(\ell^t_c - \ell^s_c) + (1-p_c)(\log(1-p_c) - \log(1-q_c))\big)
+    L_c = T^2 w_c \big(p_c(\ell^t_c - \ell^s_c) + (1-p_c)(m^t_c - m^s_c)\big)
 
-    g_c = \partial L_c / \partial \ell^s_c = T^2 w_c\,(q_c - p_c) / (1 - q_c)
-
-    \partial L / \partial z_a = \frac{1 - \sigma(s_a)}{T} \sum_{c:\, a \in A[c]} g_c
+    \partial L / \partial z_a = \frac{1}{T} \sum_{c:\, a \in A[c]}
+        k_c \frac{q_c - p_c}{1 - q_c}\,\sigma(-x_a), \qquad k_c = T^2 w_c \cdot
+        \text{(incoming gradient)}
 
 The sums over table rows and over descendants are not done entry by entry (``K`` gathers
 per concept) but along the *chains* of :mod:`hacd_graph.distill.chain_plan`: a concept's
 marginal is its base ancestor's plus its own term plus a few residual terms (about 1.1
 gathers per concept on the benchmark's DAGs and on the ACH, against 9 to 16 table entries).
 
-A program owns a block of ``ROWS`` rows at a time (a persistent grid walks the blocks), so
-that every index it loads serves ``ROWS`` rows. Its float32 workspace holds three arrays of
-``N x ROWS`` floats indexed by plan position, with the rows interleaved (so one gathered
-index reads ``ROWS`` adjacent floats), plus the own terms of the few concepts that are
-residuals of others. The transcendental functions run once per element:
+Exact at any logit magnitude (nothing is rounded to 0 and then logged, nothing overflows):
 
-- pass 0 (coalesced reads) computes the terms :math:`u_a = e^{60}\,\mathrm{softplus}(-s_a)`
-  (``-e^60 log sigma``) of the student and the teacher and stores them at the concepts'
-  positions;
-- the forward walks the levels in order: :math:`U_c = u_c + U_{b(c)} + \sum_{R(c)} u_r`
-  (loads and adds only; never a ``[B, N, K]`` tensor) overwrites :math:`u_c`, then
-  ``L_c`` and ``g_c`` are computed once per concept;
+- :math:`m_c` is carried along the chain as a pair :math:`(\ell, m)`: appending a factor
+  :math:`f` to a product :math:`P` gives :math:`1 - Pf = (1 - P) + P(1 - f)`, i.e.
+  :math:`m \leftarrow \operatorname{logaddexp}(m, \ell + n_f)`,
+  :math:`\ell \leftarrow \ell + s_f` (the issue's
+  :math:`\operatorname{logsumexp}_i[n_i + \sum_{j<i} s_j]`, one step per gather). That sum
+  has no cancellation where :math:`q > 1/2`; where :math:`\ell < -\sqrt{\text{tiny}}`,
+  :math:`\ell` itself is exact and :math:`m = \log(1 - e^\ell)` is used instead (it is the
+  accurate one for small :math:`q`).
+- The gradient never forms :math:`(q - p)/(1 - q)`, which overflows where :math:`1 - q` is
+  tiny while the product with :math:`\sigma(-x_a) \le 1 - q_c` stays bounded. The backward
+  carries :math:`D_c = \sum_{c'} h_{c'} e^{m_c - m_{c'}}` over the concepts :math:`c'` below
+  :math:`c`, with :math:`h = k((1-p)q - p(1-q))` (bounded by ``k``) and factors
+  :math:`e^{m_c - m_{c'}} \le 1` (a descendant's marginal is smaller); then
+  :math:`\partial L/\partial z_a = e^{n_a - m_a} D_a / T` with :math:`e^{n_a - m_a} \le 1`.
+  Along a chain :math:`D_b \mathrel{+}= D_c\,e^{m_b - m_c}`: one exp per gather.
+
+A program owns a block of ``ROWS`` rows at a time (a persistent grid walks the blocks), so
+that every index it loads serves ``ROWS`` rows. Its float32 workspace holds five arrays of
+``N x ROWS`` floats indexed by plan position, with the rows interleaved (so one gathered
+index reads ``ROWS`` adjacent floats), plus the terms of the few concepts that are
+residuals of others:
+
+- pass 0 (coalesced reads) computes :math:`s, n` of the student and the teacher and stores
+  them at the concepts' positions;
+- the forward walks the levels in order, overwriting :math:`(s, n)` with :math:`(\ell, m)`,
+  and computes ``L_c`` and :math:`h_c` once per concept;
 - the backward walks the levels deepest first: the concepts sharing a base are contiguous,
-  so a segmented scan adds their totals ``T`` into the base's (no atomics); then a second
-  segmented scan over the residual entries sorted by ancestor adds the residual totals;
-- pass C (coalesced) writes :math:`\partial L/\partial z_a = (1-\sigma(s_a))/T \cdot G_a`,
-  reading the logit again (the workspace no longer holds the term).
+  so a segmented scan adds their :math:`D e^{m_b - m_c}` into the base's (no atomics); then
+  a second segmented scan over the residual entries sorted by ancestor adds theirs;
+- pass C (coalesced) writes :math:`\partial L/\partial z_a`, reading the logit again.
 
 Every ``N`` works (rows are chunked at all sizes, N = 100,000 included); the workspace is
-``programs x ROWS x (3 N + 2 S)`` floats, capped at 512 MiB.
-
-Numerics (float32 throughout, with no subnormals needed, so flush-to-zero is harmless):
-
-- ``log1p`` on ``[-1/2, 1]`` is a short odd series in ``u = x / (2 + x)``, so the kernel
-  uses only ``exp``, ``log`` and arithmetic and runs unchanged in the interpreter, which has
-  no ``libdevice`` (``log1p``/``expm1``).
-- The terms are scaled by :math:`e^{60}`: for :math:`s_a > 30`,
-  :math:`u_a = e^{60 - s_a}` (``log1p(x) = x`` to float precision) stays a normal float up
-  to :math:`s_a \approx 147`, and :math:`U = \sum_a u_a = e^{60} v` with
-  :math:`v = -\ell^s` (a sum of positive terms, exact to rounding). :math:`\log(1-q)` is
-  :math:`\log(-\mathrm{expm1}(-v))` with a series for small ``v`` and
-  :math:`\log1p(-e^{-v})` for large ``v``; where :math:`v < 10^{-8}` (every ancestor
-  saturated; :math:`1 - q` may be below float32 normals) it is :math:`\log U - 60`.
-  :math:`\log(1-q)` is floored at ``-127`` (exact for ``|z/T| <= 127``).
-- :math:`g_c` may be as large as :math:`e^{127}` while :math:`1-\sigma(s_a)` is as small
-  as :math:`e^{-127}`; their product is at most :math:`T^2 w_c`. The workspace holds
-  :math:`g_c e^{-56}` and the factor is :math:`(1 - \sigma(s_a)) e^{56}`, each computed
-  without overflow (for :math:`s_a > 0` as :math:`u_a e^{-4} (1 - e^{-v_a}) / v_a`, a
-  series); for :math:`q > 1/2`, :math:`(q-p)/(1-q) = e^{\log(1-p) - \log(1-q)} - 1`
-  avoids :math:`1 - q` itself.
-- NaN logits propagate to the loss and gradient of every concept below them.
+``programs x ROWS x (5 N + 4 S)`` floats, capped at 512 MiB. ``log1p`` on ``[-1/2, 1]`` is a
+short odd series in ``u = x / (2 + x)``, so the kernel uses only ``exp``, ``log`` and
+arithmetic and runs unchanged in the interpreter, which has no ``libdevice``. NaN logits
+propagate to the loss and gradient of every concept below them.
 """
 
 from __future__ import annotations
@@ -75,19 +74,11 @@ import triton
 import triton.language as tl
 from torch import Tensor
 
-from hacd_graph.distill.chain_plan import ChainPlan, chain_plan
+from hacd_graph.distill.ancestor_plan import AncestorPlan, as_plan
+from hacd_graph.distill.chain_plan import ChainPlan
 
-_SHIFT = tl.constexpr(60.0)  # the terms are u = e^60 softplus(-s)
-_EXP_SHIFT = tl.constexpr(1.1420073898156842e26)  # e^60
-_EXP_NEG_SHIFT = tl.constexpr(8.75651076269652e-27)  # e^-60
-_EXTREME = tl.constexpr(30.0)  # above this, softplus(-s) = e^-s to float precision
-_TINY_U = tl.constexpr(1e18)  # sum u below this: v < 1e-8 and log(1 - e^-v) = log v
-_LOG_ONE_MINUS_FLOOR = tl.constexpr(-127.0)
-_GRAD_SHIFT = tl.constexpr(56.0)  # workspace holds g e^-56, the factor is (1 - sigma) e^56
-_EXP_GRAD_SHIFT = tl.constexpr(2.091659496012996e24)  # e^56
-_EXP_NEG_GRAD_SHIFT = tl.constexpr(4.780892883885469e-25)  # e^-56
-_EXP_GRAD_MINUS_SHIFT = tl.constexpr(0.01831563888873418)  # e^(56 - 60)
 _LN2 = tl.constexpr(0.6931471805599453)
+_NEAR_ONE = tl.constexpr(1.0842021724855044e-19)  # sqrt(float32 tiny): ls above -this: chain sum
 
 LOSS_PER_ELEMENT, LOSS_PER_ROW, LOSS_SKIP = 0, 1, 2
 
@@ -111,19 +102,6 @@ def _log1p_series(x):
 
 
 @triton.jit
-def _scaled_softplus_neg(s):
-    # u = e^60 softplus(-s) = -e^60 log sigma(s), finite for -2.6e12 < s < 147. For s > 30
-    # it is e^(60 - s) (log1p(x) = x there), which keeps sum_a u_a exact where the marginal
-    # is within e^-30 of 1. One exp: its argument is shifted by 60 where |s| > 30.
-    a = tl.abs(s)
-    big = a > _EXTREME
-    e = tl.exp(tl.where(big, _SHIFT - a, -a))
-    x = tl.where(big, e * _EXP_NEG_SHIFT, e)  # e^-|s|
-    sp = tl.maximum(-s, 0.0) + _log1p_series(x)
-    return tl.where(s > _EXTREME, e, sp * _EXP_SHIFT)  # NaN stays NaN
-
-
-@triton.jit
 def _one_minus_exp_neg_over_v(v):
     # (1 - e^-v) / v for 0 <= v < ln 2: a Taylor series (Horner); no cancellation.
     r = 1.0 - v * (1.0 / 12.0)
@@ -141,26 +119,28 @@ def _one_minus_exp_neg_over_v(v):
 
 
 @triton.jit
-def _log_one_minus_marginal(u_sum):
-    # log(1 - e^-v) from u_sum = e^60 v, v = -log(marginal) = sum_a softplus(-s_a).
-    v = u_sum * _EXP_NEG_SHIFT
-    v_small = tl.minimum(v, _LN2)  # the series' domain (keeps the unused lanes finite)
-    small_v = tl.log(v_small * _one_minus_exp_neg_over_v(v_small))  # v < ln 2: 1 - q <= 1/2
-    large_v = _log1p_series(-tl.exp(-v))  # q < 1/2
-    tiny = tl.log(u_sum) - _SHIFT  # v < 1e-8: log(1 - e^-v) = log v to float precision
-    out = tl.where(v < _LN2, small_v, large_v)
-    out = tl.where(u_sum < _TINY_U, tiny, out)
-    return tl.where(out < _LOG_ONE_MINUS_FLOOR, _LOG_ONE_MINUS_FLOOR, out)  # NaN stays NaN
+def _log_sigmoid_pair(x):
+    # (log sigma(x), log sigma(-x)), exact at any |x|; NaN stays NaN.
+    soft = _log1p_series(tl.exp(-tl.abs(x)))
+    return tl.where(x < 0.0, x, 0.0) - soft, tl.where(x > 0.0, -x, 0.0) - soft
 
 
 @triton.jit
-def _scaled_one_minus_sigmoid(u):
-    # (1 - sigma(s)) e^56 from u = e^60 softplus(-s), without overflow or underflow:
-    # 1 - sigma(s) = 1 - e^-v with v = softplus(-s) = u e^-60.
-    v = u * _EXP_NEG_SHIFT
-    small_v = u * _one_minus_exp_neg_over_v(v) * _EXP_GRAD_MINUS_SHIFT  # s > 0
-    large_v = (1.0 - tl.exp(-v)) * _EXP_GRAD_SHIFT  # s <= 0: 1 - sigma >= 1/2
-    return tl.where(v < _LN2, small_v, large_v)
+def _log1mexp(l):
+    # log(1 - e^l) for l <= 0, exact while l is: log(1 - e^-v) = log(v (1 - e^-v) / v) for
+    # v = -l < ln 2, log1p(-e^l) below. l = 0 gives -inf (callers mask it).
+    v = tl.minimum(-l, _LN2)  # the series' domain (keeps the unused lanes finite)
+    high = tl.log(v * _one_minus_exp_neg_over_v(v))
+    low = _log1p_series(-tl.exp(tl.minimum(l, -_LN2)))
+    return tl.where(l > -_LN2, high, low)
+
+
+@triton.jit
+def _logaddexp(a, b):
+    # log(e^a + e^b); b may be -inf; NaN stays NaN (a comparison with NaN picks the NaN).
+    hi = tl.where(a > b, a, b)
+    lo = tl.where(a > b, b, a)
+    return hi + _log1p_series(tl.exp(lo - hi))
 
 
 @triton.jit
@@ -196,13 +176,14 @@ def _hdl_chain_kernel(
     BLOCK_E: tl.constexpr,
 ):
     # A program owns ROWS rows at a time: every index it loads serves ROWS rows. Tiles are
-    # [ROWS, BLOCK]. Its workspace holds three arrays of N x ROWS floats indexed by plan
+    # [ROWS, BLOCK]. Its workspace holds five arrays of N x ROWS floats indexed by plan
     # position, with the rows interleaved (element p of row r at p * ROWS + r, so one
-    # gathered index reads ROWS adjacent floats), and two of num_slots x ROWS:
-    #   work_s, work_t: the terms u_s, u_t, overwritten level by level with the chains'
-    #       sums U_s, U_t; after the forward, work_t holds the residual-descendant sums G;
-    #   work_g: g, then the totals T;
-    #   slot_s, slot_t: the terms of the concepts that are residuals of others.
+    # gathered index reads ROWS adjacent floats), and four of num_slots x ROWS:
+    #   work_ls, work_ms: the student's s, n, overwritten level by level with l, m;
+    #   work_lt, work_mt: the teacher's likewise; after the forward, work_lt holds the
+    #       residual-descendant totals G;
+    #   work_g: h, then the chain totals D;
+    #   slot_*: s, n of the student and the teacher for the concepts that are residuals.
     # Workspace accesses are masked along the concepts only (rows past B hold values that
     # are never stored out).
     pid = tl.program_id(0)
@@ -210,36 +191,45 @@ def _hdl_chain_kernel(
     offs_r = tl.arange(0, ROWS)
     offs_c = tl.arange(0, BLOCK_C)
     offs_e = tl.arange(0, BLOCK_E)
-    stride = ROWS * (3 * N + 2 * num_slots)
-    work_s = work_ptr + pid.to(tl.int64) * stride + offs_r[:, None]  # [ROWS, 1]
-    work_t = work_s + ROWS * N
-    work_g = work_s + 2 * ROWS * N
-    slot_s = work_s + 3 * ROWS * N
-    slot_t = slot_s + ROWS * num_slots
+    stride = ROWS * (5 * N + 4 * num_slots)
+    work_ls = work_ptr + pid.to(tl.int64) * stride + offs_r[:, None]  # [ROWS, 1]
+    work_ms = work_ls + ROWS * N
+    work_lt = work_ls + 2 * ROWS * N
+    work_mt = work_ls + 3 * ROWS * N
+    work_g = work_ls + 4 * ROWS * N
+    slot_s = work_ls + 5 * ROWS * N
+    slot_sn = slot_s + ROWS * num_slots
+    slot_t = slot_s + 2 * ROWS * num_slots
+    slot_tn = slot_s + 3 * ROWS * num_slots
     for row0 in range(pid * ROWS, B, num_programs * ROWS):
         rows = row0 + offs_r
         row_ok = (rows < B)[:, None]  # [ROWS, 1]
         row_base = rows.to(tl.int64)[:, None] * N  # [ROWS, 1]
-        # ---- pass 0 (coalesced reads): the terms u = e^60 softplus(-z/T), once per element,
-        # stored at the concepts' positions
+        # ---- pass 0 (coalesced reads): s and n of both, once per element, at the positions
         for c0 in range(0, N, BLOCK_C):
             c = c0 + offs_c
             in_row = c < N
             tile = row_ok & in_row[None, :]
-            s = tl.load(student_ptr + row_base + c[None, :], mask=tile, other=0.0,
+            x = tl.load(student_ptr + row_base + c[None, :], mask=tile, other=0.0,
                         eviction_policy="evict_first").to(tl.float32) * inv_t
-            t = tl.load(teacher_ptr + row_base + c[None, :], mask=tile, other=0.0,
+            y = tl.load(teacher_ptr + row_base + c[None, :], mask=tile, other=0.0,
                         eviction_policy="evict_first").to(tl.float32) * inv_t
-            u_s = _scaled_softplus_neg(s)
-            u_t = _scaled_softplus_neg(t)
+            s, sn = _log_sigmoid_pair(x)
+            t, tn = _log_sigmoid_pair(y)
             pos = tl.load(position_ptr + c, mask=in_row, other=0)[None, :] * ROWS
-            tl.store(work_s + pos, u_s, mask=in_row[None, :])
-            tl.store(work_t + pos, u_t, mask=in_row[None, :])
+            at = in_row[None, :]
+            tl.store(work_ls + pos, s, mask=at)
+            tl.store(work_ms + pos, sn, mask=at)
+            tl.store(work_lt + pos, t, mask=at)
+            tl.store(work_mt + pos, tn, mask=at)
             slot = tl.load(slot_ptr + c, mask=in_row, other=-1)[None, :]
-            tl.store(slot_s + slot * ROWS, u_s, mask=slot >= 0)
-            tl.store(slot_t + slot * ROWS, u_t, mask=slot >= 0)
+            slotted = slot >= 0
+            tl.store(slot_s + slot * ROWS, s, mask=slotted)
+            tl.store(slot_sn + slot * ROWS, sn, mask=slotted)
+            tl.store(slot_t + slot * ROWS, t, mask=slotted)
+            tl.store(slot_tn + slot * ROWS, tn, mask=slotted)
         tl.debug_barrier()  # the terms are complete
-        # ---- forward, level by level: U = u + U[base] + residual terms; loss and g
+        # ---- forward, level by level: (l, m) = own (s, n) + base's (l, m) + residuals
         row_loss = tl.zeros((ROWS, BLOCK_C), tl.float32)
         for level in range(0, num_levels):
             lo = tl.load(level_start_ptr + level)
@@ -249,59 +239,69 @@ def _hdl_chain_kernel(
                 in_level = p < hi
                 at = in_level[None, :]
                 tile = row_ok & at
+                here = p[None, :] * ROWS
                 cpt = tl.load(order_ptr + p, mask=in_level, other=0)
                 base = tl.load(base_ptr + p, mask=in_level, other=-1)
                 has_base = (base >= 0)[None, :]
-                u_s = tl.load(work_s + p[None, :] * ROWS, mask=at, other=0.0)  # e^60 (-ls)
-                u_t = tl.load(work_t + p[None, :] * ROWS, mask=at, other=0.0)  # e^60 (-lt)
-                u_s += tl.load(work_s + base[None, :] * ROWS, mask=has_base, other=0.0)
-                u_t += tl.load(work_t + base[None, :] * ROWS, mask=has_base, other=0.0)
+                there = base[None, :] * ROWS
+                ls = tl.load(work_ls + here, mask=at, other=0.0)
+                ms = tl.load(work_ms + here, mask=at, other=0.0)
+                lt = tl.load(work_lt + here, mask=at, other=0.0)
+                mt = tl.load(work_mt + here, mask=at, other=0.0)
+                # own factor (s, n) then the base's product (l_b, m_b):
+                # m = logaddexp(n, s + m_b), l = s + l_b
+                ms_b = tl.load(work_ms + there, mask=has_base, other=float("-inf"))
+                mt_b = tl.load(work_mt + there, mask=has_base, other=float("-inf"))
+                ms = _logaddexp(ms, ls + ms_b)
+                mt = _logaddexp(mt, lt + mt_b)
+                ls += tl.load(work_ls + there, mask=has_base, other=0.0)
+                lt += tl.load(work_lt + there, mask=has_base, other=0.0)
                 count = tl.load(residual_count_ptr + p, mask=in_level, other=0)
                 for k in range(0, tl.max(count, axis=0)):
                     entry = tl.load(residual_ptr + k * N + p, mask=k < count, other=-1)
                     valid = (entry >= 0)[None, :]
-                    u_s += tl.load(slot_s + entry[None, :] * ROWS, mask=valid, other=0.0)
-                    u_t += tl.load(slot_t + entry[None, :] * ROWS, mask=valid, other=0.0)
-                tl.store(work_s + p[None, :] * ROWS, u_s, mask=at)  # the terms become sums
-                tl.store(work_t + p[None, :] * ROWS, u_t, mask=at)
-                ls = -(u_s * _EXP_NEG_SHIFT)
-                lt = -(u_t * _EXP_NEG_SHIFT)
-                log1m_q = _log_one_minus_marginal(u_s)
-                log1m_p = _log_one_minus_marginal(u_t)
-                q = tl.exp(ls)
+                    where = entry[None, :] * ROWS
+                    ms = _logaddexp(ms, ls + tl.load(slot_sn + where, mask=valid,
+                                                     other=float("-inf")))
+                    mt = _logaddexp(mt, lt + tl.load(slot_tn + where, mask=valid,
+                                                     other=float("-inf")))
+                    ls += tl.load(slot_s + where, mask=valid, other=0.0)
+                    lt += tl.load(slot_t + where, mask=valid, other=0.0)
+                # the chain sum where every factor is close to 1, log1mexp elsewhere
+                ms = tl.where(ls > -_NEAR_ONE, ms, _log1mexp(tl.minimum(ls, -_NEAR_ONE)))
+                mt = tl.where(lt > -_NEAR_ONE, mt, _log1mexp(tl.minimum(lt, -_NEAR_ONE)))
+                tl.store(work_ls + here, ls, mask=at)  # the terms become the products
+                tl.store(work_ms + here, ms, mask=at)
+                tl.store(work_lt + here, lt, mask=at)
+                tl.store(work_mt + here, mt, mask=at)
                 p_t = tl.exp(lt)
-                one_minus_p = tl.exp(log1m_p)
+                one_minus_p = tl.exp(mt)
                 scale = tl.full((1, BLOCK_C), 1.0, tl.float32) * t_sq
                 if HAS_WEIGHTS:
                     w = tl.load(weights_ptr + cpt, mask=in_level, other=0.0).to(tl.float32)
                     scale = scale * w[None, :]
                 if LOSS_MODE != 2:
                     first = tl.where(p_t == 0.0, 0.0, p_t * (lt - ls))  # 0 log 0 = 0; NaN stays
-                    loss = scale * (first + one_minus_p * (log1m_p - log1m_q))
-                    loss = tl.where(tile, loss, 0.0)
+                    second = tl.where(one_minus_p <= 0.0, 0.0, one_minus_p * (mt - ms))
+                    loss = tl.where(tile, scale * (first + second), 0.0)
                     if LOSS_MODE == 0:
                         tl.store(loss_ptr + row_base + cpt[None, :], loss, mask=tile)
                     else:
                         row_loss += loss
                 if COMPUTE_GRAD:
-                    # g e^-56, g = (q - p) / (1 - q); for q > 1/2 as e^(log(1-p) - log(1-q)) - 1
-                    d = log1m_p - log1m_q
-                    above = d > _GRAD_SHIFT
-                    ratio_big = tl.where(above, tl.exp(d - _GRAD_SHIFT),
-                                         tl.exp(tl.where(above, 0.0, d)) * _EXP_NEG_GRAD_SHIFT)
-                    ratio_big = ratio_big - _EXP_NEG_GRAD_SHIFT
-                    ratio_small = (q - p_t) / (1.0 - q) * _EXP_NEG_GRAD_SHIFT
-                    g = scale * tl.where(ls > -_LN2, ratio_big, ratio_small)
+                    # h = k ((1 - p) q - p (1 - q)): g = h / (1 - q), never formed
+                    h = scale * (one_minus_p * tl.exp(ls) - p_t * tl.exp(ms))
                     if HAS_GRAD_OUT:
-                        g = g * tl.load(grad_out_ptr + row_base + cpt[None, :], mask=tile,
+                        h = h * tl.load(grad_out_ptr + row_base + cpt[None, :], mask=tile,
                                         other=0.0).to(tl.float32)
-                    tl.store(work_g + p[None, :] * ROWS, g, mask=at)
-            tl.debug_barrier()  # this level's U is complete for the next
+                    tl.store(work_g + here, h, mask=at)
+            tl.debug_barrier()  # this level's (l, m) is complete for the next
         if LOSS_MODE == 1:
             tl.store(loss_ptr + rows, tl.sum(row_loss, axis=1), mask=rows < B)
         if COMPUTE_GRAD:
-            # ---- backward down the chains, deepest level first: T[base] += sum of the T of
-            # the concepts sharing that base (contiguous: a segmented scan, no atomics)
+            # ---- backward down the chains, deepest level first: D[base] += the sum of
+            # D e^(m_base - m) of the concepts sharing that base (contiguous: a segmented
+            # scan, no atomics)
             for step in range(1, num_levels):
                 level = num_levels - step
                 lo = tl.load(level_start_ptr + level)
@@ -310,8 +310,12 @@ def _hdl_chain_kernel(
                 for p0 in range(lo, hi, BLOCK_C):
                     p = p0 + offs_c
                     in_level = p < hi
-                    vals = tl.load(work_g + p[None, :] * ROWS, mask=in_level[None, :],
-                                   other=0.0)
+                    at = in_level[None, :]
+                    base_all = tl.load(base_ptr + p, mask=in_level, other=0)
+                    m_here = tl.load(work_ms + p[None, :] * ROWS, mask=at, other=0.0)
+                    m_base = tl.load(work_ms + base_all[None, :] * ROWS, mask=at, other=0.0)
+                    vals = tl.load(work_g + p[None, :] * ROWS, mask=at, other=0.0)
+                    vals = tl.where(at, vals * tl.exp(m_base - m_here), 0.0)
                     start = tl.load(segment_start_ptr + p, mask=in_level, other=1).to(tl.int32)
                     last = tl.load(segment_start_ptr + p + 1, mask=(p + 1) < hi, other=1) != 0
                     done = (in_level & last)[None, :]
@@ -320,35 +324,42 @@ def _hdl_chain_kernel(
                     own = tl.load(work_g + base[None, :] * ROWS, mask=done, other=0.0)
                     tl.store(work_g + base[None, :] * ROWS, own + sums, mask=done)
                 tl.debug_barrier()  # the level above is complete
-            # ---- residual descendants: G[a] = T[a] + sum of T[c] over the c with a in R(c),
-            # written over U_t (no longer read)
+            # ---- residual descendants: G[a] = D[a] + sum of D[c] e^(m_a - m_c) over the c
+            # with a in R(c), written over l_t (no longer read)
             carry = tl.zeros((ROWS,), tl.float32)
             for e0 in range(0, num_rdesc, BLOCK_E):
                 e = e0 + offs_e
                 in_list = e < num_rdesc
+                listed = in_list[None, :]
                 entry = tl.load(rdesc_c_ptr + e, mask=in_list, other=0)
-                vals = tl.load(work_g + entry[None, :] * ROWS, mask=in_list[None, :], other=0.0)
+                target_all = tl.load(rdesc_a_ptr + e, mask=in_list, other=0)
+                m_c = tl.load(work_ms + entry[None, :] * ROWS, mask=listed, other=0.0)
+                m_a = tl.load(work_ms + target_all[None, :] * ROWS, mask=listed, other=0.0)
+                vals = tl.load(work_g + entry[None, :] * ROWS, mask=listed, other=0.0)
+                vals = tl.where(listed, vals * tl.exp(m_a - m_c), 0.0)
                 start = tl.load(rdesc_start_ptr + e, mask=in_list, other=1).to(tl.int32)
                 last = tl.load(rdesc_start_ptr + e + 1, mask=(e + 1) < num_rdesc, other=1) != 0
                 done = (in_list & last)[None, :]
                 target = tl.load(rdesc_a_ptr + e, mask=in_list & last, other=0)
                 sums, carry = _segmented_sums(vals, start, carry, offs_e, ROWS, BLOCK_E)
                 own = tl.load(work_g + target[None, :] * ROWS, mask=done, other=0.0)
-                tl.store(work_t + target[None, :] * ROWS, own + sums, mask=done)
+                tl.store(work_lt + target[None, :] * ROWS, own + sums, mask=done)
             tl.debug_barrier()  # G is complete
-            # ---- pass C (coalesced): dz_a = (1 - sigma(s_a)) / T * G_a, the term recomputed
-            # from the logit (the workspace holds sums by now)
+            # ---- pass C (coalesced): dz_a = e^(n_a - m_a) D_a / T, n_a recomputed from the
+            # logit (the workspace holds m by now)
             for c0 in range(0, N, BLOCK_C):
                 c = c0 + offs_c
                 in_row = c < N
                 tile = row_ok & in_row[None, :]
-                s = tl.load(student_ptr + row_base + c[None, :], mask=tile, other=0.0,
+                x = tl.load(student_ptr + row_base + c[None, :], mask=tile, other=0.0,
                             eviction_policy="evict_first").to(tl.float32) * inv_t
+                _, sn = _log_sigmoid_pair(x)
                 pos = tl.load(position_ptr + c, mask=in_row, other=0)[None, :] * ROWS
                 has_extra = (tl.load(has_rdesc_ptr + c, mask=in_row, other=0) != 0)[None, :]
                 total = tl.load(work_g + pos, mask=in_row[None, :] & ~has_extra, other=0.0)
-                total += tl.load(work_t + pos, mask=has_extra, other=0.0)
-                dz = _scaled_one_minus_sigmoid(_scaled_softplus_neg(s)) * total * grad_scale
+                total += tl.load(work_lt + pos, mask=has_extra, other=0.0)
+                m_a = tl.load(work_ms + pos, mask=in_row[None, :], other=0.0)
+                dz = tl.exp(sn - m_a) * total * grad_scale
                 tl.store(grad_ptr + row_base + c[None, :], dz.to(grad_ptr.dtype.element_ty),
                          mask=tile, eviction_policy="evict_first")
         tl.debug_barrier()  # the next rows may overwrite the workspace
@@ -392,7 +403,7 @@ def default_config(num_concepts: int) -> TritonLaunchConfig:
 
 
 _WORKSPACE_FLOATS = 2**27  # 512 MiB: caps the persistent grid for very large N
-_WORKSPACE_ARRAYS = 3  # U_s, U_t, g by position, plus the slots (see the kernel)
+_WORKSPACE_ARRAYS = 5  # l, m of both, and D, by position, plus the slots (see the kernel)
 
 
 def _num_programs(device: torch.device, rows: int, row_floats: int,
@@ -439,7 +450,7 @@ def hdl_rows(
     rows, num_concepts = student.shape
     config = config or default_config(num_concepts)
     device = student.device
-    per_row = _WORKSPACE_ARRAYS * num_concepts + 2 * plan.num_slots
+    per_row = _WORKSPACE_ARRAYS * num_concepts + 4 * plan.num_slots
     programs = _num_programs(device, rows, per_row, config)
     compute_grad = grad_scale is not None
     work = torch.empty((programs * config.rows, per_row), dtype=torch.float32, device=device)
@@ -479,7 +490,7 @@ class HDLTritonFunction(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, student, teacher, ancestors, weights, temperature, reduction):
-        plan = chain_plan(ancestors)
+        plan = ancestors.chains
         ctx.plan, ctx.temperature, ctx.reduction = plan, temperature, reduction
         ctx.save_for_backward(student, teacher, weights)
         if reduction == "none":
@@ -514,7 +525,7 @@ class HDLTritonFunction(torch.autograd.Function):
 def hdl_triton(
     student_logits: Tensor,
     teacher_logits: Tensor,
-    ancestors: Tensor,
+    ancestors: Tensor | AncestorPlan,
     weights: Tensor | None = None,
     temperature: float = 1.0,
     reduction: str = "batchmean",
@@ -527,8 +538,8 @@ def hdl_triton(
     float64 logits are computed in float32. Runs on CUDA tensors, and on CPU tensors when
     Triton's interpreter is on (``TRITON_INTERPRET=1`` when this module is imported).
     """
-    return HDLTritonFunction.apply(student_logits, teacher_logits.detach(), ancestors,
-                                   weights, float(temperature), reduction)
+    return HDLTritonFunction.apply(student_logits, teacher_logits.detach(),
+                                   as_plan(ancestors), weights, float(temperature), reduction)
 
 
 def unavailable_reason(device: torch.device) -> str | None:

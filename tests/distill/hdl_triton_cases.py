@@ -16,7 +16,7 @@ import pytest
 import torch
 
 from hacd_graph.distill import hierarchical_distillation_loss
-from hacd_graph.distill.chain_plan import chain_plan
+from hacd_graph.distill.chain_plan import build_chain_plan
 from hacd_graph.distill.hdl_reference import hdl_reference
 from tests.distill.conftest import (
     DTYPES,
@@ -26,6 +26,7 @@ from tests.distill.conftest import (
     check_against_reference,
     make_logits,
 )
+from tests.distill.test_hdl_extreme import CASES, SCALES, check_backends
 
 # The interpreter evaluates both sides of every tl.where in NumPy, which warns about the
 # overflow in the side that is not taken.
@@ -72,26 +73,25 @@ def test_triton_tree_and_flat_tables(hdl_triton, dag_table):
     check_against_reference("triton", student, teacher, torch.arange(7).unsqueeze(1))
 
 
-@pytest.mark.parametrize("reduction", ["sum", "none"])
-def test_triton_extreme_logits_match_float64_reference(hdl_triton, dag_table, reduction):
-    """Logits of +-100 (a saturated student and teacher): finite, and right to float32."""
-    ancestors = dag_table(40, 6, seed=9)
-    generator = torch.Generator().manual_seed(10)
-    signs = torch.randint(0, 2, (2, 2, 40), generator=generator) * 2.0 - 1.0
-    magnitude = torch.where(torch.rand(2, 2, 40, generator=generator) < 0.7, 100.0, 3.0)
-    student, teacher = (signs * magnitude).unbind(0)
-    student[0, :] = 100.0  # every ancestor saturated: 1 - q ~ e^-100, below float32 normals
-    leaf = student.clone().requires_grad_(True)
-    loss = hierarchical_distillation_loss(leaf, teacher, ancestors, reduction=reduction,
-                                          backend="triton")
-    direction = torch.rand(loss.shape, generator=generator)
-    (grad,) = torch.autograd.grad(loss, leaf, direction)
-    exact_leaf = student.double().requires_grad_(True)
-    exact = hdl_reference(exact_leaf, teacher.double(), ancestors, reduction=reduction)
-    (exact_grad,) = torch.autograd.grad(exact, exact_leaf, direction.double())
-    assert torch.isfinite(loss).all() and torch.isfinite(grad).all()
-    assert_close_scaled(loss, exact, 1e-5, "triton loss at +-100")
-    assert_close_scaled(grad, exact_grad, 1e-5, "triton gradient at +-100")
+def _extreme_matrix() -> list:
+    """float32: every case at |z| <= 100, 1e3, 1e4 on a tree and a DAG; 16-bit: every case at
+    100 and 1e4 on a DAG. The interpreter is slow: the default run keeps the saturated and
+    mixed cases at 1e4 (T = 0.5) on the DAG, the rest is marked slow."""
+    params = [(torch.float32, case, m, t, h) for case in CASES for m, t in SCALES[::2]
+              for h in ("tree", "dag")]
+    params += [(dtype, case, m, t, "dag") for dtype in (torch.bfloat16, torch.float16)
+               for case in CASES for m, t in SCALES[::4]]
+    return [pytest.param(*p, marks=() if p[1] in ("mixed", "saturated") and p[2] == 1e4
+                         and p[4] == "dag" else pytest.mark.slow) for p in params]
+
+
+@pytest.mark.parametrize(("dtype", "case", "magnitude", "temperature", "hierarchy"),
+                         _extreme_matrix())
+def test_triton_extreme_logits_match_float64_per_entry(hdl_triton, dtype, case, magnitude,
+                                                       temperature, hierarchy):
+    """The matrix of ``test_hdl_extreme.py`` (|z| up to 1e4, T 0.5 to 4, saturated and
+    mixed-sign, trees and many-parent DAGs), per entry against float64."""
+    check_backends(("triton",), dtype, case, magnitude, temperature, hierarchy)
 
 
 def test_triton_nan_logits_propagate(hdl_triton):
@@ -122,7 +122,7 @@ def test_triton_no_grad_and_chunked_rows(hdl_triton, dag_table, rows):
     in blocks of 1, 2 (one partial block) and 4 (one block, a row past B) per program."""
     ancestors = dag_table(150, 7, seed=13)
     student, teacher = make_logits(3, 150, seed=14)
-    plan = chain_plan(ancestors)
+    plan = build_chain_plan(ancestors)
     config = hdl_triton.TritonLaunchConfig(rows=rows, block_c=32, block_e=16, num_warps=1)
     loss, grad = hdl_triton.hdl_rows(student, teacher, plan, None, 1.3, hdl_triton.LOSS_PER_ROW,
                                      1.0, config=config)

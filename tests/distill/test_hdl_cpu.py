@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from hacd_graph.distill import hierarchical_distillation_loss
-from hacd_graph.distill.chain_plan import chain_plan
+from hacd_graph.distill.chain_plan import build_chain_plan
 from hacd_graph.distill.hdl_cpu import HDLFunction, extension_name, load_extension
 from tests.distill.conftest import (
     AWKWARD_SIZES,
@@ -50,7 +50,7 @@ def test_cpu_matches_reference_reductions_weights_temperature(extension, dag_tab
 @pytest.mark.parametrize("reduction", ["batchmean", "none"])
 def test_cpu_chains_on_a_tree_match_reference(extension, dag_table, reduction):
     tree = dag_table(1000, 10, max_parents=1, seed=4)
-    plan = chain_plan(tree)  # what the kernel walks: one gather per concept but the root
+    plan = build_chain_plan(tree)  # what the kernel walks: one gather per concept but the root
     assert (int((plan.base >= 0).sum()), plan.num_rdesc) == (999, 0)
     student, teacher = make_logits(9, 1000, seed=5)
     check_against_reference("cpu", student, teacher, tree, torch.rand(1000), 0.7, reduction)

@@ -15,11 +15,13 @@
 
 #include <algorithm>
 #include <atomic>
+#include <mutex>
 #include <cmath>
 #include <cstdint>
 #include <vector>
 
 #include "hdl_cpu_block.h"
+#include "hdl_math.h"
 
 namespace {
 
@@ -55,58 +57,67 @@ AncestorCsr build_csr(const at::Tensor& ancestors) {
                                              : build_csr_typed<int64_t>(ancestors);
 }
 
-// The scalar kernel for one row; acc_t is float (float32/16/bf16 logits) or double.
-// Returns the row's loss sum (0 when loss_elements is set).
+// log(1 - q) of concept c from its log-marginal and its row (see hdl_math.h).
+template <typename acc_t>
+acc_t row_complement(acc_t log_marginal, const acc_t* pos, const acc_t* neg,
+                     const int32_t* col, int32_t begin, int32_t end) {
+  if (log_marginal < -hdl_math::near_one<acc_t>()) return hdl_math::log1mexp(log_marginal);
+  acc_t prefix = 0, complement = -INFINITY;
+  for (int32_t i = begin; i < end; ++i)
+    hdl_math::extend_complement(pos[col[i]], neg[col[i]], &prefix, &complement);
+  return complement;
+}
+
+// The exact kernel for one row (the maths of hdl_math.h, gathering each concept's CSR row);
+// acc_t is float (float32/16/bf16 logits) or double. Returns the row's loss sum (0 when
+// loss_elements is set). work holds kScalarWorkPerConcept * n acc_t.
+constexpr int64_t kScalarWorkPerConcept = 6;
+
 template <typename scalar_t, typename acc_t>
 double hdl_row_scalar(const scalar_t* student, const scalar_t* teacher, scalar_t* grad,
                       acc_t* loss_elements, const acc_t* grad_output, int64_t n,
                       const int32_t* row_ptr, const int32_t* col, const acc_t* weights,
                       acc_t inv_t, acc_t t2, acc_t grad_scale, acc_t* work) {
   acc_t* s = work;          // log sigma(z / T)
-  acc_t* t = s + n;         // log sigma(y / T)
-  acc_t* dsig = t + n;      // sigma(-z / T) / T / kGradShift
-  acc_t* acc = dsig + n;    // dL/dls * kGradShift summed over descendants
-  auto log_sigmoid = [](acc_t x, acc_t* e_out) {
-    const acc_t e = std::exp(-std::fabs(x));
-    *e_out = e;
-    return (x > 0 ? acc_t(0) : x) - std::log1p(e);  // keeps NaN
-  };
+  acc_t* s_neg = s + n;     // log sigma(-z / T)
+  acc_t* t = s_neg + n;     // log sigma(y / T)
+  acc_t* t_neg = t + n;     // log sigma(-y / T)
+  acc_t* acc = t_neg + n;   // linear gradient terms summed over descendants
+  acc_t* direct = acc + n;  // direct gradient terms
   for (int64_t a = 0; a < n; ++a) {
-    acc_t e;
-    const acc_t x = static_cast<acc_t>(student[a]) * inv_t;
-    s[a] = log_sigmoid(x, &e);
-    dsig[a] = (x >= 0 ? e : acc_t(1)) / (acc_t(1) + e) * (inv_t / acc_t(kGradShift));
-    t[a] = log_sigmoid(static_cast<acc_t>(teacher[a]) * inv_t, &e);
+    hdl_math::log_sigmoid_pair(static_cast<acc_t>(student[a]) * inv_t, s + a, s_neg + a);
+    hdl_math::log_sigmoid_pair(static_cast<acc_t>(teacher[a]) * inv_t, t + a, t_neg + a);
     acc[a] = 0;
+    direct[a] = 0;
   }
   double total = 0;
   for (int64_t c = 0; c < n; ++c) {
+    const int32_t begin = row_ptr[c], end = row_ptr[c + 1];
     acc_t ls = 0, lt = 0;
-    for (int32_t i = row_ptr[c]; i < row_ptr[c + 1]; ++i) {
+    for (int32_t i = begin; i < end; ++i) {
       ls += s[col[i]];
       lt += t[col[i]];
     }
+    const acc_t ms = row_complement(ls, s, s_neg, col, begin, end);
+    const acc_t mt = row_complement(lt, t, t_neg, col, begin, end);
     const acc_t scale = weights == nullptr ? t2 : t2 * weights[c];
-    const acc_t p = std::exp(lt), q = std::exp(ls);
-    const acc_t one_minus_p = -std::expm1(lt), one_minus_q = -std::expm1(ls);
-    const bool live = !(one_minus_p <= 0);  // 1 - p == 0: the (1 - p)(...) terms are 0
-    const acc_t second =
-        live ? one_minus_p * (std::log(one_minus_p) - std::log(one_minus_q)) : acc_t(0);
-    const acc_t loss = scale * (p * (lt - ls) + second);
+    const acc_t factor = grad_output == nullptr ? grad_scale : grad_scale * grad_output[c];
+    const hdl_math::ConceptTerms<acc_t> terms =
+        hdl_math::concept_terms(ls, lt, ms, mt, scale, factor);
     if (loss_elements != nullptr) {
-      loss_elements[c] = loss;
+      loss_elements[c] = terms.loss;
     } else {
-      total += loss;
+      total += terms.loss;
     }
     if (grad == nullptr) continue;
-    const acc_t shift = kGradShift;  // see hdl_cpu_block.h: keeps q / (1 - q) in range
-    const acc_t odds = live ? one_minus_p * (q * shift) / one_minus_q : acc_t(0);
-    acc_t g = scale * (odds - p * shift) * grad_scale;
-    if (grad_output != nullptr) g *= grad_output[c];
-    for (int32_t i = row_ptr[c]; i < row_ptr[c + 1]; ++i) acc[col[i]] += g;
+    for (int32_t i = begin; i < end; ++i) acc[col[i]] += terms.linear;
+    if (terms.is_direct)
+      for (int32_t i = begin; i < end; ++i)
+        direct[col[i]] += terms.direct * hdl_math::exp_(s_neg[col[i]] - ms);
   }
   if (grad != nullptr)
-    for (int64_t a = 0; a < n; ++a) grad[a] = static_cast<scalar_t>(acc[a] * dsig[a]);
+    for (int64_t a = 0; a < n; ++a)
+      grad[a] = static_cast<scalar_t>((acc[a] * hdl_math::exp_(s_neg[a]) + direct[a]) * inv_t);
   return total;
 }
 
@@ -180,6 +191,40 @@ std::tuple<at::Tensor, at::Tensor> hdl_fused_cpu_impl(
   std::vector<double> partial(static_cast<size_t>(num_tasks), 0.0);
   const int64_t threads = at::get_num_threads();
 
+  // The exact scalar kernel, for every row without the vectorised kernel and for the row
+  // blocks the vectorised kernel hands back (a logit beyond its range): CSR built once.
+  std::once_flag csr_built;
+  AncestorCsr csr;
+  auto scalar_rows = [&](int64_t row_begin, int64_t row_end, void* scratch) {
+    std::call_once(csr_built, [&] { csr = build_csr(ancestors); });
+    const int32_t* row_ptr = csr.row_ptr.data_ptr<int32_t>();
+    const int32_t* col = csr.col.data_ptr<int32_t>();
+    double total = 0;
+    AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, dtype, "hdl_fused_cpu", [&] {
+      using acc_t = at::opmath_type<scalar_t>;
+      for (int64_t row = row_begin; row < row_end; ++row) {
+        const int64_t offset = row * n;
+        total += hdl_row_scalar<scalar_t, acc_t>(
+            student.data_ptr<scalar_t>() + offset, teacher.data_ptr<scalar_t>() + offset,
+            compute_grad ? grad.data_ptr<scalar_t>() + offset : nullptr,
+            loss_elements.defined() ? loss_elements.data_ptr<acc_t>() + offset : nullptr,
+            grad_output.has_value() ? grad_output->data_ptr<acc_t>() + offset : nullptr, n,
+            row_ptr, col, weights.has_value() ? weights->data_ptr<acc_t>() : nullptr,
+            static_cast<acc_t>(1.0 / temperature),
+            static_cast<acc_t>(temperature * temperature), static_cast<acc_t>(grad_scale),
+            static_cast<acc_t*>(scratch));
+      }
+    });
+    return total;
+  };
+  const int64_t workers = std::min(threads, num_tasks);
+  auto scalar_work = at::empty({workers, kScalarWorkPerConcept * n},
+                               student.options().dtype(acc_dtype));
+  auto scalar_scratch = [&](int64_t worker) {
+    return static_cast<char*>(scalar_work.data_ptr()) +
+           worker * kScalarWorkPerConcept * n * scalar_work.element_size();
+  };
+
   if (vectorised) {
     check_chains(chains, n);
     const at::Tensor& order = chains[0];
@@ -193,7 +238,6 @@ std::tuple<at::Tensor, at::Tensor> hdl_fused_cpu_impl(
         hdl_block_work_floats(n, num_slots, loss_elements.defined(),
                               grad_output.has_value()) + 8;
     const int elem = static_cast<int>(student.element_size());
-    const int64_t workers = std::min(threads, num_tasks);
     auto work = at::empty({workers, stride}, at::kFloat);
     for_each_task(num_tasks, workers, [&](int64_t task, int64_t worker) {
       float* mine = work.data_ptr<float>() + worker * stride;
@@ -220,29 +264,14 @@ std::tuple<at::Tensor, at::Tensor> hdl_fused_cpu_impl(
       args.loss_scale = static_cast<float>(temperature * temperature);
       args.grad_scale = static_cast<float>(grad_scale);
       args.work = mine;
-      partial[task] = hdl_block_avx2(args);
+      bool in_range = true;
+      partial[task] = hdl_block_avx2(args, &in_range);
+      if (!in_range)
+        partial[task] = scalar_rows(row0, row0 + args.rows, scalar_scratch(worker));
     });
   } else {
-    const AncestorCsr csr = build_csr(ancestors);
-    const int32_t* row_ptr = csr.row_ptr.data_ptr<int32_t>();
-    const int32_t* col = csr.col.data_ptr<int32_t>();
-    AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, dtype, "hdl_fused_cpu", [&] {
-      using acc_t = at::opmath_type<scalar_t>;
-      const int64_t workers = std::min(threads, num_tasks);
-      auto work = at::empty({workers, 4 * n}, student.options().dtype(acc_dtype));
-      for_each_task(num_tasks, workers, [&](int64_t row, int64_t worker) {
-        acc_t* mine = work.data_ptr<acc_t>() + worker * 4 * n;
-        const int64_t offset = row * n;
-        partial[row] = hdl_row_scalar<scalar_t, acc_t>(
-            student.data_ptr<scalar_t>() + offset, teacher.data_ptr<scalar_t>() + offset,
-            compute_grad ? grad.data_ptr<scalar_t>() + offset : nullptr,
-            loss_elements.defined() ? loss_elements.data_ptr<acc_t>() + offset : nullptr,
-            grad_output.has_value() ? grad_output->data_ptr<acc_t>() + offset : nullptr, n,
-            row_ptr, col, weights.has_value() ? weights->data_ptr<acc_t>() : nullptr,
-            static_cast<acc_t>(1.0 / temperature),
-            static_cast<acc_t>(temperature * temperature), static_cast<acc_t>(grad_scale),
-            mine);
-      });
+    for_each_task(num_tasks, workers, [&](int64_t row, int64_t worker) {
+      partial[row] = scalar_rows(row, row + 1, scalar_scratch(worker));
     });
   }
   if (compute_loss) {

@@ -11,10 +11,11 @@
 
 constexpr int kBlockRows = 8;  // rows interleaved per pass over the ancestor table
 
-// The descendant sums are accumulated as dL/dls * kGradShift and multiplied at the end by
-// sigma(-z/T) / T / kGradShift: q / (1 - q) overflows float32 beyond |z/T| ~ 88 while the
-// gradient stays small. Powers of two, so the scaling is exact.
-constexpr float kGradShift = 5.42101086242752217e-20f;  // 2^-64
+// The block kernel's range: every |z/T| and |y/T| of the block at most kBlockLogitRange.
+// There q / (1 - q) <= e^40 and sigma(-z/T) >= e^-40 are normal floats and log(1 - q)
+// follows from ls exactly; a block with a logit beyond it is handed back to the exact
+// scalar kernel (hdl_cpu.cpp, maths in hdl_math.h).
+constexpr float kBlockLogitRange = 40.0f;
 
 enum HdlDtype : int { kHdlFloat32 = 0, kHdlFloat16 = 1, kHdlBFloat16 = 2 };
 
@@ -53,5 +54,6 @@ int64_t hdl_block_work_floats(int64_t n, int64_t num_slots, bool loss_elements,
 bool hdl_block_avx2_supported();
 
 // Computes the block; returns the sum of the loss over the block's rows and concepts
-// (0 when loss_elements is set or when only the gradient is wanted).
-double hdl_block_avx2(const HdlBlockArgs& args);
+// (0 when loss_elements is set or when only the gradient is wanted). Sets *in_range to
+// false, and computes nothing, when some logit of the block is beyond kBlockLogitRange.
+double hdl_block_avx2(const HdlBlockArgs& args, bool* in_range);

@@ -17,13 +17,14 @@
 //      entry adds acc[c] to its concept's total.
 //   3. dz_a = acc_a * d_a, transposed back into the rows of the gradient.
 //
-// acc holds dL/dls * 2^-64 and d holds sigma(-z/T) / T * 2^64 (exact power-of-two scalings):
-// for |z/T| > ~88, q / (1 - q) exceeds float32 while sigma(-z/T) is tiny and their product,
-// the gradient, is not; the shift keeps both factors in range up to |z/T| ~ 100.
+// The block runs only when every |z/T|, |y/T| of its rows is at most kBlockLogitRange (40):
+// then q / (1 - q), sigma(-z/T) and 1 - q are normal floats and log(1 - q) =
+// log1mexp(ls) is exact (log1p(-q) below q = 1/2, log(-expm1(ls)) above). Step 1 checks the
+// range and hands the block back otherwise (hdl_math.h has the exact formulation the scalar
+// kernel then runs).
 //
-// The math functions are float32 polynomial approximations (Cephes-style, ~1 ulp) that keep
-// subnormal results, so log(1 - q) stays finite for |z / T| up to ~100, and that propagate
-// NaN.
+// The math functions are float32 polynomial approximations (Cephes-style, ~1 ulp) that
+// propagate NaN.
 #include "hdl_cpu_block.h"
 
 int64_t hdl_block_work_floats(int64_t n, int64_t num_slots, bool loss_elements,
@@ -276,7 +277,20 @@ inline void binary_kl(const v8* ls, const v8* lt, const v8* scale, v8* loss, v8*
   HDL_EACH(u) one_minus_q[u] = _mm256_sub_ps(_mm256_setzero_ps(), one_minus_q[u]);
   log_nonnegative<U>(one_minus_p, log_omp);
   log_nonnegative<U>(one_minus_q, log_omq);
-  const v8 shift = set1(kGradShift);
+  HDL_EACH(u) {
+    // below 1/2, log1p(-p) = log(u) + (-p - (u - 1)) / u with u = 1 - p rounded: the
+    // correction restores the low bits of u (exact subtraction, u in [1/2, 1]).
+    const v8 small_p = _mm256_cmp_ps(p[u], set1(0.5f), _CMP_LT_OQ);
+    const v8 small_q = _mm256_cmp_ps(q[u], set1(0.5f), _CMP_LT_OQ);
+    const v8 fix_p = _mm256_div_ps(_mm256_sub_ps(_mm256_sub_ps(_mm256_setzero_ps(), p[u]),
+                                                 _mm256_sub_ps(one_minus_p[u], set1(1.0f))),
+                                   one_minus_p[u]);
+    const v8 fix_q = _mm256_div_ps(_mm256_sub_ps(_mm256_sub_ps(_mm256_setzero_ps(), q[u]),
+                                                 _mm256_sub_ps(one_minus_q[u], set1(1.0f))),
+                                   one_minus_q[u]);
+    log_omp[u] = _mm256_add_ps(log_omp[u], _mm256_and_ps(small_p, fix_p));
+    log_omq[u] = _mm256_add_ps(log_omq[u], _mm256_and_ps(small_q, fix_q));
+  }
   HDL_EACH(u) {
     // where 1 - p == 0 the (1 - p)(...) terms are 0 (x log x -> 0); NaN is not "saturated".
     const v8 live = _mm256_cmp_ps(one_minus_p[u], _mm256_setzero_ps(), _CMP_NLE_UQ);
@@ -284,31 +298,30 @@ inline void binary_kl(const v8* ls, const v8* lt, const v8* scale, v8* loss, v8*
         live, _mm256_mul_ps(one_minus_p[u], _mm256_sub_ps(log_omp[u], log_omq[u])));
     const v8 first = _mm256_mul_ps(p[u], _mm256_sub_ps(lt[u], ls[u]));
     loss[u] = _mm256_mul_ps(scale[u], _mm256_add_ps(first, second));
-    // dL/dls is kept scaled by 2^-64 (kGradShift, hdl_cpu_block.h): q / (1 - q) would
-    // overflow float32 for |z / T| > ~88 although the gradient itself is small.
-    const v8 odds = _mm256_div_ps(_mm256_mul_ps(one_minus_p[u], _mm256_mul_ps(q[u], shift)),
-                                  one_minus_q[u]);
-    dls[u] = _mm256_mul_ps(scale[u], _mm256_sub_ps(_mm256_and_ps(live, odds),
-                                                   _mm256_mul_ps(p[u], shift)));
+    // q / (1 - q) <= e^40 in the block's range (hdl_cpu_block.h)
+    const v8 odds = _mm256_div_ps(_mm256_mul_ps(one_minus_p[u], q[u]), one_minus_q[u]);
+    dls[u] = _mm256_mul_ps(scale[u], _mm256_sub_ps(_mm256_and_ps(live, odds), p[u]));
   }
 }
 
 }  // namespace
 
-double hdl_block_avx2(const HdlBlockArgs& args) {
+double hdl_block_avx2(const HdlBlockArgs& args, bool* in_range) {
   const int64_t n = args.n;
   const int64_t n8 = (n + 7) / 8 * 8;
   const int rows = args.rows;
   const bool want_grad = args.grad != nullptr;
   float* st = args.work;          // [n8][16]: s (lanes 0-7) then t (8-15); later ls, lt; g
-  float* dsig = st + 16 * n8;     // [n8][8]: sigma(-z / T) / T * 2^64
-  float* acc = dsig + 8 * n8;     // [n8][8]: dL/dls * 2^-64 summed over descendants
+  float* dsig = st + 16 * n8;     // [n8][8]: sigma(-z / T) / T
+  float* acc = dsig + 8 * n8;     // [n8][8]: dL/dls summed over descendants
   float* loss_el = acc + 8 * n8;  // [n8][8], only with args.loss_elements
   float* gout = loss_el + (args.loss_elements != nullptr ? 8 * n8 : 0);  // [n8][8]
   float* slot_terms = gout + (args.grad_output != nullptr ? 8 * n8 : 0);  // [S][16]: s, t
   float* slot_extra = slot_terms + 16 * args.num_slots;  // [S][8]: residual sums of acc
   const v8 inv_t = set1(args.inv_temperature);
-  const v8 dsig_scale = set1(args.inv_temperature / kGradShift);  // undoes the 2^-64 shift
+  const v8 dsig_scale = set1(args.inv_temperature);
+  const v8 sign_bit = set1(-0.0f);
+  v8 beyond = _mm256_setzero_ps();  // lanes with some |x| > kBlockLogitRange
 
   // 1. per-concept log-sigmoids (and sigma(-x) / T), rows interleaved.
   for (int64_t a0 = 0; a0 < n; a0 += 8) {
@@ -321,6 +334,10 @@ double hdl_block_avx2(const HdlBlockArgs& args) {
       for (int u = 0; u < 2; ++u) {
         x[u] = _mm256_mul_ps(zs[j + u], inv_t);
         y[u] = _mm256_mul_ps(zt[j + u], inv_t);
+        const v8 largest = _mm256_max_ps(_mm256_andnot_ps(sign_bit, x[u]),
+                                         _mm256_andnot_ps(sign_bit, y[u]));
+        beyond = _mm256_or_ps(beyond, _mm256_cmp_ps(largest, set1(kBlockLogitRange),
+                                                    _CMP_GT_OQ));
       }
       log_sigmoid<2>(x, dsig_scale, s_out, d);
       log_sigmoid<2>(y, dsig_scale, t_out, nullptr);
@@ -334,6 +351,12 @@ double hdl_block_avx2(const HdlBlockArgs& args) {
       }
     }
   }
+
+  if (_mm256_movemask_ps(beyond) != 0) {  // lanes past `rows` hold zeros: never beyond
+    *in_range = false;
+    return 0.0;
+  }
+  *in_range = true;
 
   // 2. the log-marginals along the chains, in place: a concept's own terms are kept aside
   // first where another concept has it as a residual term.
@@ -461,6 +484,9 @@ double hdl_block_avx2(const HdlBlockArgs& args) {
 #else  // not x86-64: only the scalar kernel exists
 
 bool hdl_block_avx2_supported() { return false; }
-double hdl_block_avx2(const HdlBlockArgs&) { return 0.0; }
+double hdl_block_avx2(const HdlBlockArgs&, bool* in_range) {
+  *in_range = false;
+  return 0.0;
+}
 
 #endif
