@@ -28,7 +28,7 @@ from tqdm.auto import tqdm
 from hacd_graph.ach import ConceptHierarchy
 from hacd_graph.data.datasets import ManifestDataset, collate_examples
 from hacd_graph.data.feature_cache import FeatureCache
-from hacd_graph.data.features import LogMel, LogMelConfig
+from hacd_graph.teacher.frontend import FrontendConfig, make_frontend, num_frames, num_mels
 
 FEATURE_MODES = ("cached", "on_the_fly")
 
@@ -74,18 +74,20 @@ def open_clips(folder: str | Path, ach: ConceptHierarchy, sample_rate: int) -> C
     return ClipSet(dataset, targets, num_samples)
 
 
-def cached_features(clips: ClipSet, config: LogMelConfig, show_progress: bool = True,
+def cached_features(clips: ClipSet, config: FrontendConfig, show_progress: bool = True,
                     batch_size: int = 32) -> torch.Tensor:
-    """Log-mel features of every clip, through the on-disk ``FeatureCache``.
+    """Front-end features (log-mel, or AST's fbank for an ``FbankConfig``) of every clip,
+    through the on-disk ``FeatureCache``.
 
     Returns:
         float16 ``[C, T, M]`` held in memory (the model computes in float32).
     """
     manifest = (clips.dataset.root / "manifest.jsonl").read_bytes()
-    key = f"teacher-logmel|{config.key()}|{hashlib.sha256(manifest).hexdigest()}"
-    shape = (config.num_frames(clips.num_samples), config.n_mels)
+    kind = "teacher-logmel" if hasattr(config, "n_mels") else "teacher-astfbank"
+    key = f"{kind}|{config.key()}|{hashlib.sha256(manifest).hexdigest()}"
+    shape = (num_frames(config, clips.num_samples), num_mels(config))
     cache = FeatureCache(clips.dataset.root / "features", key, len(clips), shape)
-    frontend = LogMel(config)
+    frontend = make_frontend(config)
     todo = [i for i in range(len(clips)) if cache.get(i) is None]
     with torch.no_grad():
         for start in tqdm(range(0, len(todo), batch_size),

@@ -9,11 +9,23 @@ import torch
 from torch import nn
 
 from hacd_graph.ach import ConceptHierarchy
-from hacd_graph.data.features import LogMel, LogMelConfig, SpecAugmentConfig, spec_augment
+from hacd_graph.data.features import FbankConfig, LogMelConfig, SpecAugmentConfig, spec_augment
 from hacd_graph.gnn import ConceptEncoder, GNNConfig
 from hacd_graph.teacher.backbones import ASTBackbone, ASTBackboneConfig, CNNBackbone, CNNConfig
+from hacd_graph.teacher.frontend import (
+    FrontendConfig,
+    bin_centres_hz,
+    fbank_from_logmel,
+    frames_per_second,
+    make_frontend,
+    num_mels,
+    silence_value,
+)
 from hacd_graph.teacher.heads import FlatHead, GraphConditionedHead
 from hacd_graph.teacher.losses import LOSSES, concept_probabilities
+from hacd_graph.teacher.robustness import RobustnessConfig, vary_features
+
+AST_INPUTS = ("fbank", "logmel")
 
 
 @dataclass
@@ -29,6 +41,11 @@ class TeacherConfig:
         specaugment_config: ``SpecAugmentConfig`` fields (mask counts and widths).
         cnn: ``CNNConfig`` fields.
         ast: ``ASTBackboneConfig`` fields.
+        ast_input: what the AST backbone reads: ``"fbank"`` (default: AST's normalised
+            Kaldi fbank, as ``transformers.ASTFeatureExtractor`` makes it, with the
+            front end's rate, bins, window and hop) or ``"logmel"`` (the project's log-mel).
+        robustness: ``RobustnessConfig`` fields (length, offset, silence, gain and
+            bandwidth variation in training mode; ``hacd_graph.teacher.robustness``).
     """
 
     backbone: str = "cnn"
@@ -39,8 +56,13 @@ class TeacherConfig:
     specaugment_config: dict[str, Any] = field(default_factory=dict)
     cnn: dict[str, Any] = field(default_factory=dict)
     ast: dict[str, Any] = field(default_factory=dict)
+    ast_input: str = "fbank"
+    robustness: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        if self.ast_input not in AST_INPUTS:
+            raise ValueError(f"teacher.ast_input must be one of {AST_INPUTS}, "
+                             f"got {self.ast_input!r}")
         if self.backbone not in ("cnn", "ast"):
             raise ValueError(f"teacher.backbone must be 'cnn' or 'ast', got {self.backbone!r}")
         if self.head not in ("graph", "flat"):
@@ -52,9 +74,13 @@ class TeacherConfig:
                              "or chmcnn, not marginal_bce")
 
     @property
-    def logmel(self) -> LogMelConfig:
-        """The front end's settings."""
-        return LogMelConfig(**self.frontend)
+    def logmel(self) -> FrontendConfig:
+        """The front end's settings: ``LogMelConfig``, or ``FbankConfig`` for the AST
+        backbone reading AST's fbank (the feature cache is keyed by them)."""
+        logmel = LogMelConfig(**self.frontend)
+        if self.backbone == "ast" and self.ast_input == "fbank":
+            return fbank_from_logmel(logmel)
+        return logmel
 
 
 @dataclass
@@ -87,7 +113,11 @@ class TeacherModel(nn.Module):
     Shapes:
         waveform ``[B, S]`` or features ``[B, T, M]`` -> :class:`TeacherOutput`.
 
-    In training mode (``model.train()``) SpecAugment masks the features when enabled.
+    In training mode (``model.train()``) the features are varied in length, offset,
+    silence, gain and bandwidth (``teacher.robustness``), then SpecAugment masks them, each
+    when enabled. A clip padded with digital silence pools to the same embedding as the
+    clip itself (``CNNConfig.mask_silence``); use
+    :func:`hacd_graph.teacher.robustness.windowed_probs` for files longer than a window.
     """
 
     def __init__(self, ach: ConceptHierarchy, config: TeacherConfig,
@@ -95,12 +125,21 @@ class TeacherModel(nn.Module):
         super().__init__()
         self.config = config
         self.num_concepts = len(ach)
-        logmel = config.logmel
-        self.frontend = LogMel(logmel)
+        feats = config.logmel
+        self.frontend = make_frontend(feats)
+        self.silence = silence_value(self.frontend, feats.sample_rate)
+        self.frames_per_second = frames_per_second(feats)
+        self.robustness = RobustnessConfig(**config.robustness)
+        self.register_buffer("bin_centres", bin_centres_hz(feats), persistent=False)
         if config.backbone == "cnn":
-            self.backbone: nn.Module = CNNBackbone(logmel.n_mels, CNNConfig(**config.cnn))
+            self.backbone: nn.Module = CNNBackbone(num_mels(feats), CNNConfig(**config.cnn),
+                                                   silence_floor=self.silence)
         else:
-            self.backbone = ASTBackbone(logmel.n_mels, ASTBackboneConfig(**config.ast))
+            # pad as ASTFeatureExtractor does: a zero fbank, normalised
+            pad = (-feats.norm_mean / (2 * feats.norm_std)
+                   if isinstance(feats, FbankConfig) else self.silence)
+            self.backbone = ASTBackbone(num_mels(feats), ASTBackboneConfig(**config.ast),
+                                        pad_value=pad)
         if config.head == "graph":
             self.head: nn.Module = GraphConditionedHead(
                 self.backbone.out_dim, ConceptEncoder(ach, gnn or GNNConfig())
@@ -116,6 +155,9 @@ class TeacherModel(nn.Module):
                              "features [B, T, M]")
         if features is None:
             features = self.frontend(waveform)
+        if self.training and self.robustness.enabled:
+            features = vary_features(features, self.silence, self.frames_per_second,
+                                     self.bin_centres, self.robustness)
         if self.training and self.config.specaugment:
             features = spec_augment(features, SpecAugmentConfig(**self.config.specaugment_config))
         embedding, frames = self.backbone(features)

@@ -44,14 +44,18 @@ class ASTBackbone(nn.Module):
     Args:
         n_mels: mel bins M of the input (must match the pretrained model's).
         config: the model's settings.
+        pad_value: the value short inputs are padded with to ``max_length`` frames (for
+            AST's fbank input: a zero fbank normalised, as ``ASTFeatureExtractor`` pads).
 
     Shapes:
         features: ``[B, T, M]`` -> (embedding ``[B, H]``, frames ``[B, P, H]``), P the
         number of spectrogram patches (the frame features of the bridge).
     """
 
-    def __init__(self, n_mels: int, config: ASTBackboneConfig | None = None):
+    def __init__(self, n_mels: int, config: ASTBackboneConfig | None = None,
+                 pad_value: float = 0.0):
         super().__init__()
+        self.pad_value = pad_value
         from transformers import ASTConfig, ASTModel
 
         config = config or ASTBackboneConfig()
@@ -78,7 +82,7 @@ class ASTBackbone(nn.Module):
     def forward(self, features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         t = features.shape[1]
         if t < self.max_length:
-            features = F.pad(features, (0, 0, 0, self.max_length - t))
+            features = F.pad(features, (0, 0, 0, self.max_length - t), value=self.pad_value)
         features = features[:, : self.max_length]
         out = self.model(input_values=features)
         return out.pooler_output, out.last_hidden_state[:, 2:]  # drop the cls/dist tokens

@@ -23,11 +23,15 @@ class CNNConfig:
         channels: output channels of each conv block (one 2x2 pooling per block).
         embed_dim: width D of the clip embedding and frame features.
         dropout: dropout before the embedding layer.
+        mask_silence: pool the clip embedding over non-silent frames only, so padding a
+            clip with digital silence does not move it (needs ``silence_floor``; default
+            ``True``).
     """
 
     channels: tuple[int, ...] = (32, 64, 128)
     embed_dim: int = 128
     dropout: float = 0.2
+    mask_silence: bool = True
 
 
 class ConvBlock(nn.Module):
@@ -52,16 +56,20 @@ class CNNBackbone(nn.Module):
     Args:
         n_mels: mel bins M of the input.
         config: the network's settings.
+        silence_floor: the front end's value for digital silence (for ``mask_silence``;
+            ``None`` pools over every frame).
 
     Shapes:
         features: ``[B, T, M]`` -> (embedding ``[B, D]``, frames ``[B, T', D]``) with
         ``T' = ceil(T / 2^len(channels))``.
     """
 
-    def __init__(self, n_mels: int, config: CNNConfig | None = None):
+    def __init__(self, n_mels: int, config: CNNConfig | None = None,
+                 silence_floor: float | None = None):
         super().__init__()
         config = config or CNNConfig()
         self.config = config
+        self.silence_floor = silence_floor if config.mask_silence else None
         self.bn0 = nn.BatchNorm1d(n_mels)
         chans = (1, *config.channels)
         self.blocks = nn.ModuleList(ConvBlock(a, b) for a, b in zip(chans, chans[1:], strict=False))
@@ -71,12 +79,24 @@ class CNNBackbone(nn.Module):
         self.out_dim = config.embed_dim
 
     def forward(self, features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        active = None
+        if self.silence_floor is not None:  # [B, T]: frames that are not digital silence
+            active = (features.amax(dim=2) > self.silence_floor + 1e-3).float()
         x = self.bn0(features.transpose(1, 2)).transpose(1, 2)  # normalise each mel bin
         x = x.unsqueeze(1)  # [B, 1, T, M]
         for block in self.blocks:
             x = block(x)
+            if active is not None:  # follow the block's 2x pooling in time
+                active = F.max_pool1d(active[:, None], 2, ceil_mode=True)[:, 0]
         x = x.mean(dim=3).transpose(1, 2)  # [B, T', C]
         frames = self.frame_proj(x)
-        pooled = x.max(dim=1).values + x.mean(dim=1)
+        if active is None:
+            pooled = x.max(dim=1).values + x.mean(dim=1)
+        else:
+            # an all-silent clip pools over every frame
+            w = torch.where(active.sum(1, keepdim=True) > 0, active, torch.ones_like(active))
+            mean = (x * w[..., None]).sum(1) / w.sum(1)[:, None]
+            peak = x.masked_fill(w[..., None] == 0, float("-inf")).max(dim=1).values
+            pooled = peak + mean
         embedding = F.relu(self.fc(self.dropout(pooled)))
         return embedding, frames
