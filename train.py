@@ -23,7 +23,9 @@ import warnings
 
 def parse_args(argv: list[str] | None = None) -> tuple[argparse.Namespace, list[str]]:
     """Split the command line into ``--config``/``--local_rank`` and Hydra overrides."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    from hacd_graph.errors import ArgumentParser
+
+    parser = ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--config", default="distill_gnn", help="configs/<NAME>.yaml")
     parser.add_argument("--local_rank", "--local-rank", type=int, default=None,
                         help="set by the deepspeed / torch launcher")

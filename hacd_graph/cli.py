@@ -18,7 +18,7 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-from hacd_graph.errors import run_main
+from hacd_graph.errors import ArgumentParser, run_main
 
 # group name -> (module that defines ``register(subparsers) -> None``, one-line help)
 COMMAND_GROUPS: dict[str, tuple[str, str]] = {
@@ -36,7 +36,7 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
         argv: the command line to be parsed; only the group it names is imported and
             registered in full (``None``: every group, e.g. for documentation).
     """
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         prog="hacd-graph",
         description="Hierarchical Audio Concept Distillation: inspect the hierarchy, "
         "generate data, benchmark kernels, describe audio with a trained run.",

@@ -18,8 +18,10 @@ permissions, a file where a folder should be), and Hydra/OmegaConf composition e
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
+import typing
 from collections.abc import Callable, Sequence
 
 DEBUG_FLAG = "--debug"
@@ -34,6 +36,14 @@ class ConfigError(UserError, ValueError):
     """A composed config that cannot run: wrong type, out of range, unknown key or group,
     or a file it names that does not exist. A ``ValueError`` too, so callers that
     caught the settings classes' ``ValueError`` still catch it."""
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """``argparse.ArgumentParser`` whose usage errors are one line too (the usage block is
+    what ``--help`` is for); its sub-command parsers inherit the class."""
+
+    def error(self, message: str) -> typing.NoReturn:
+        self.exit(EXIT_USER_ERROR, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
 def debug_requested(argv: Sequence[str]) -> bool:

@@ -54,3 +54,16 @@ def test_fold_lines_keeps_hydra_options_and_drops_the_search_path():
             "Config search path:\n\tprovider=hydra, path=pkg://hydra.conf")
     assert fold_lines(text) == ("In 'x': Could not find 'gnn/foo'; Available options in "
                                 "'gnn': gatv2, gcn")
+
+
+def test_argument_parser_errors_are_one_line(capsys):
+    from hacd_graph.errors import ArgumentParser
+
+    parser = ArgumentParser(prog="prog")
+    parser.add_subparsers(dest="cmd", required=True).add_parser("run").add_argument(
+        "--n", type=int)
+    with pytest.raises(SystemExit) as info:
+        parser.parse_args(["run", "--n", "x"])
+    assert info.value.code == 2
+    assert capsys.readouterr().err == ("prog run: error: argument --n: invalid int value: 'x' "
+                                       "(see prog run --help)\n")

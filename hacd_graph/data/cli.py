@@ -11,6 +11,28 @@ from pathlib import Path
 from hacd_graph.errors import UserError
 
 
+def positive_int(text: str) -> int:
+    """An argparse type: an integer >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {value}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    """An argparse type: a number > 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a number > 0, got {value:g}")
+    return value
+
+
 def _config(args: argparse.Namespace):
     from hacd_graph.data.synth.scene import SceneConfig
 
@@ -25,8 +47,9 @@ def _config(args: argparse.Namespace):
 
 def _add_scene_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0, help="data set seed (default 0)")
-    p.add_argument("--sample-rate", type=int, default=16000, help="Hz (default 16000)")
-    p.add_argument("--duration", type=float, default=4.0, help="clip length in seconds (default 4)")
+    p.add_argument("--sample-rate", type=positive_int, default=16000, help="Hz (default 16000)")
+    p.add_argument("--duration", type=positive_float, default=4.0,
+                   help="clip length in seconds (default 4)")
     p.add_argument(
         "--preset", default=None, help="a named scene preset, e.g. jazz_cafe (default none)"
     )
@@ -142,16 +165,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     sub = group.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("synth", help="generate N clips as WAV + manifest.jsonl (resumable)")
-    p.add_argument("--n", type=int, required=True, help="number of clips")
+    p.add_argument("--n", type=positive_int, required=True, help="number of clips")
     p.add_argument("--out", required=True, help="output folder")
     _add_scene_args(p)
     p.add_argument(
-        "--workers", type=int, default=os.cpu_count() or 1, help="processes (default: all cores)"
+        "--workers", type=positive_int, default=os.cpu_count() or 1,
+        help="processes (default: all cores)",
     )
     p.add_argument(
         "--shards", default=None, help="also export WebDataset tar shards to this folder"
     )
-    p.add_argument("--shard-size", type=int, default=1000, help="clips per shard (default 1000)")
+    p.add_argument("--shard-size", type=positive_int, default=1000,
+                   help="clips per shard (default 1000)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_synth)
 
@@ -160,10 +185,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="WebDataset tar shards: export a WAV + manifest folder, or generate clips into shards",
     )
     p.add_argument("--manifest", default=None, help="folder holding manifest.jsonl (export)")
-    p.add_argument("--n", type=int, default=None, help="number of clips to generate (instead)")
+    p.add_argument("--n", type=positive_int, default=None,
+                   help="number of clips to generate (instead)")
     p.add_argument("--out", required=True, help="output folder for shard-NNNNNN.tar")
-    p.add_argument("--shard-size", type=int, default=1000, help="clips per shard (default 1000)")
-    p.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="processes")
+    p.add_argument("--shard-size", type=positive_int, default=1000,
+                   help="clips per shard (default 1000)")
+    p.add_argument("--workers", type=positive_int, default=os.cpu_count() or 1,
+                   help="processes")
     _add_scene_args(p)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_shards)
@@ -172,7 +200,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "preview", help="write a few clips as WAV + spectrogram PNG + label tree + texts"
     )
     p.add_argument("--out", required=True, help="output folder")
-    p.add_argument("--n", type=int, default=4, help="number of clips (default 4)")
+    p.add_argument("--n", type=positive_int, default=4, help="number of clips (default 4)")
     p.add_argument("--start", type=int, default=0, help="first clip index (default 0)")
     _add_scene_args(p)
     p.set_defaults(func=_preview)

@@ -148,3 +148,18 @@ def test_real_index_reports_every_kind_of_skip(tmp_path, meta_dir, capsys, bad_f
     out = capsys.readouterr().out
     assert (f"wrote 1 clips to {tmp_path / 'm.jsonl'}; skipped {len(rows) - 1} bad audio files: "
             f"empty 1, missing {len(rows) - 5}, non_finite 1, not_audio 1, truncated 1") in out
+
+
+def test_bad_numbers_are_refused_in_one_line(tmp_path, capsys):
+    import pytest
+
+    for flag, value, message in [("--n", "0", "argument --n: expected an integer >= 1, got 0"),
+                                 ("--duration", "-1", "argument --duration: expected a number "
+                                                      "> 0, got -1")]:
+        argv = ["data", "synth", "--n", "2", "--out", str(tmp_path / "d"), flag, value]
+        with pytest.raises(SystemExit) as info:
+            main(argv)
+        err = capsys.readouterr().err.strip().splitlines()
+        assert info.value.code == 2 and len(err) == 1
+        assert err[0].startswith("hacd-graph data synth: error: ") and message in err[0]
+    assert not (tmp_path / "d").exists()
