@@ -133,6 +133,15 @@ class ConceptHeadSettings:
     free_bias: bool = False
 
 
+@dataclass
+class PartLRSettings:
+    """``distill.lr``: the learning rate of each trained part (``None``: ``trainer.lr``)."""
+
+    bridge: float | None = None
+    lora: float | None = None
+    head: float | None = None
+
+
 # ---- the table ---------------------------------------------------------------------------
 
 TRAINER_RULES: dict[str, Rule] = {
@@ -225,6 +234,8 @@ SECTIONS: tuple[Section, ...] = (
              "eval_batch_size": at_least(1), "top_k": at_least(1),
              "hdl": one_of(True, False, "auto"),
              "backend": one_of("auto", "torch", "sparse", "cpu", "triton", "cuda")}),
+    Section("distill.lr", f"{V}:PartLRSettings",
+            {"bridge": above(0), "lora": above(0), "head": above(0)}),
     Section("distill.trainer", "hacd_graph.training:TrainerConfig", TRAINER_RULES),
 )
 

@@ -57,6 +57,7 @@ def test_every_group_option_passes(tmp_path, group, option):
         ("++distill.temperature=0", "distill.temperature=0: expected a number > 0"),
         ("++distill.backend=gpu", "distill.backend='gpu': expected a string from {auto, torch"),
         ("++distill.lr.foo=1", "distill.lr: unknown part(s) ['foo']"),
+        ("++distill.lr.bridge=fast", "distill.lr.bridge='fast': expected a number or null > 0"),
         ("++distill.hdl=sometimes", "distill.hdl='sometimes': expected true or false or a string"),
     ],
 )
