@@ -66,8 +66,6 @@ def one_line(error: BaseException) -> str:
         if isinstance(error, PermissionError):
             text += " (a read-only folder or file?)"
         return text
-    if isinstance(error, KeyError) and error.args:
-        return str(error.args[0])
     return fold_lines(str(error)) or type(error).__name__
 
 
