@@ -158,11 +158,20 @@ def segments(audio: np.ndarray, sr: int, config: SoundbankConfig) -> list[np.nda
 
 
 def resample(audio: np.ndarray, sr: int, target: int) -> np.ndarray:
-    """``audio`` at ``target`` Hz (band-limited sinc, torchaudio)."""
+    """``audio`` at ``target`` Hz (band-limited sinc, torchaudio).
+
+    A rate sharing no large factor with ``target`` (instrument patches come at rates such
+    as 31818 Hz) would make torchaudio's polyphase kernel huge; such a rate is first rounded
+    to a multiple of 100 Hz (a pitch error below 0.2 %, irrelevant to the labels).
+    """
     if sr == target:
         return audio.astype(np.float32)
+    import math
+
     import torchaudio.functional as AF
 
+    if math.gcd(sr, target) < 100:
+        sr = max(100, int(round(sr / 100.0)) * 100)
     return AF.resample(torch.from_numpy(audio.astype(np.float32)), sr, target).numpy()
 
 
