@@ -19,9 +19,15 @@ def _check(tmp_path: Path, *overrides: str) -> None:
     validate_config(compose_config("distill_gnn", [f"run.dir={tmp_path / 'run'}", *overrides]))
 
 
+# options the pipeline cannot run yet; the validator says so in one line, before any work
+NOT_READ_YET = {("data", "synth_real"): "the pipeline's DataConfig does not read bank* keys yet"}
+
+
 @pytest.mark.parametrize(
     ("group", "option"),
-    [(g, o) for g, options in config_groups().items() for o in options],
+    [pytest.param(g, o, marks=pytest.mark.xfail(raises=ConfigError, reason=NOT_READ_YET[g, o]))
+     if (g, o) in NOT_READ_YET else (g, o)
+     for g, options in config_groups().items() for o in options],
 )
 def test_every_group_option_passes(tmp_path, group, option):
     _check(tmp_path, f"{group}={option}")
