@@ -1,12 +1,17 @@
 """Benchmark of the hierarchical distillation loss: every backend side by side.
 
-For each case (B, N, K) it builds a random many-parent DAG ancestor table, checks every
-backend's loss and gradient against the eager reference (or the sparse formulation where
-the eager one is skipped), then times forward, backward and forward+backward (median of
-``repeats`` after ``warmup`` runs) and measures the peak extra memory of one
-forward+backward. Results are printed as a table of ratios against the eager reference and
-against the fastest pure-PyTorch formulation (sparse or ``torch.compile``), and written to
-CSV, JSON (with the machine, versions, git revision and the floors) and a PNG plot.
+For each case (B, N, K) it builds a random many-parent DAG ancestor table and checks every
+backend — the eager reference included — against the float64 definition
+(:mod:`hacd_graph.distill.hdl_check`): the gradient of the first ``check_rows`` rows entry
+by entry, and the loss against the float64 loss of the whole batch. It then times forward,
+backward and forward+backward (median of ``repeats`` after ``warmup`` runs) and measures
+the peak extra memory of one forward+backward. Results are printed as a table of ratios
+against the eager reference and against the fastest pure-PyTorch formulation (sparse or
+``torch.compile``), and written to CSV, JSON (with the machine, device, versions of torch,
+Triton, CUDA and the driver, the git revision and the floors) and a PNG plot. A backend
+that disagrees with float64 beyond its tolerance is marked ``WRONG`` in the table and makes
+:func:`run_benchmark` report failure (``hacd-graph bench hdl`` then exits 1): a speed-up of a
+wrong answer is never printed as a result.
 
 Peak extra memory: on CUDA ``torch.cuda.max_memory_allocated`` above what was allocated
 before; on CPU the process's resident-set high-water mark (``VmHWM``, reset through
@@ -34,8 +39,10 @@ import torch
 from torch import Tensor
 
 from hacd_graph.atomic_io import atomic_write
+from hacd_graph.distill.ancestor_plan import AncestorPlan
 from hacd_graph.distill.hdl import BACKENDS, hierarchical_distillation_loss
-from hacd_graph.distill.hdl_reference import hdl_reference
+from hacd_graph.distill.hdl_check import float32_rtol, float64_reference, worst_error
+from hacd_graph.distill.hdl_reference import hdl_reference, hdl_sparse
 from hacd_graph.distill.synthetic_hierarchy import random_ancestor_table
 
 PURE_TORCH = ("torch", "sparse", "compile")
@@ -64,6 +71,8 @@ class HDLBenchConfig:
     measure_memory: bool = True  # on CPU this tunes malloc (mallopt) for the whole process
     out_dir: Path = field(default_factory=lambda: Path("outputs") / "bench_hdl")
     seed: int = 0
+    check_rows: int = 8  # rows whose gradient is checked entry by entry against float64
+    loss_rtol: float = 1e-4  # the scalar loss against float64 (16-bit dtypes: + rounding)
 
 
 @dataclass
@@ -81,8 +90,9 @@ class BenchRow:
     speedup_vs_eager: float | None = None
     speedup_vs_best_pure: float | None = None
     memory_ratio_vs_eager: float | None = None
-    loss_error: float | None = None
-    grad_error: float | None = None
+    loss_error: float | None = None  # relative to the float64 loss
+    grad_error: float | None = None  # worst entry, as a fraction of its bound (<= 1 passes)
+    correct: bool | None = None  # None: not run
     flat_table_ms: float | None = None  # fused backends: forward+backward with K = 1
     note: str = ""
 
@@ -145,23 +155,36 @@ def copy_bandwidth_gbs(device: torch.device, nbytes: int = 1 << 28, repeats: int
     return 2 * nbytes / statistics.median(times[1:]) / 1e9
 
 
-def machine_info(device: torch.device) -> dict[str, Any]:
-    """CPU/GPU, core count, versions and git revision, for the record."""
+def _run(command: list[str]) -> str:
+    try:
+        return subprocess.run(command, capture_output=True, text=True, timeout=10,
+                              cwd=Path(__file__).parent).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return ""
+
+
+def provenance(device: torch.device) -> dict[str, Any]:
+    """What produced a result: git revision (and whether the tree was dirty), the device,
+    and the versions of Python, torch, Triton, CUDA and the GPU driver (``None`` where
+    there is none)."""
     cpu = platform.processor() or platform.machine()
     if os.path.exists("/proc/cpuinfo"):
         with open("/proc/cpuinfo") as info:
             names = [line.split(":", 1)[1].strip() for line in info
                      if line.startswith("model name")]
         cpu = names[0] if names else cpu
-    try:
-        revision = subprocess.run(["git", "describe", "--always", "--dirty"], capture_output=True,
-                                  text=True, cwd=Path(__file__).parent, timeout=10).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        revision = ""
+    commit = _run(["git", "rev-parse", "HEAD"])
+    dirty = bool(_run(["git", "status", "--porcelain", "--untracked-files=no"]))
     info: dict[str, Any] = {
+        "git": (commit[:12] + ("-dirty" if dirty else "")) if commit else "unknown",
+        "git_commit": commit or None, "git_dirty": dirty if commit else None,
         "cpu": cpu, "cores": os.cpu_count(), "torch_threads": torch.get_num_threads(),
         "python": platform.python_version(), "torch": torch.__version__,
-        "platform": platform.platform(), "git": revision or "unknown",
+        "cuda": torch.version.cuda, "platform": platform.platform(),
+        "device": cpu if device.type == "cpu" else torch.cuda.get_device_name(device),
+        "driver": _run(["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"])
+        .splitlines()[0] if device.type == "cuda" else None,
+        "load_average": os.getloadavg() if hasattr(os, "getloadavg") else None,
     }
     try:
         import triton
@@ -170,22 +193,55 @@ def machine_info(device: torch.device) -> dict[str, Any]:
     except ImportError:
         info["triton"] = None
     if device.type == "cuda":
-        info["gpu"] = torch.cuda.get_device_name(device)
+        info["gpu"] = info["device"]
     return info
 
 
+machine_info = provenance
+"""The name earlier results files used for :func:`provenance`."""
+
+
 # ---------------------------------------------------------------- one case
-def _loss_function(name: str, compiled: dict[str, Callable]) -> Callable[..., Tensor]:
-    if name == "compile":
+def _loss_function(name: str, compiled: dict[str, Callable], table: Tensor
+                   ) -> Callable[..., Tensor]:
+    if name == "compile":  # compiled for the plain table tensor (a plan is not traced)
         if "compile" not in compiled:
             compiled["compile"] = torch.compile(hdl_reference, dynamic=False)
-        return compiled["compile"]
+        function = compiled["compile"]
+        return lambda student, teacher, plan, *rest: function(
+            student, teacher, plan.table if isinstance(plan, AncestorPlan) else table, *rest)
     return lambda *args: hierarchical_distillation_loss(*args, backend=name)
 
 
-def _relative_error(actual: Tensor, expected: Tensor) -> float:
-    scale = expected.detach().abs().max().item() or 1.0
-    return (actual.detach().double() - expected.detach().double()).abs().max().item() / scale
+def float64_check(student: Tensor, teacher: Tensor, table: Tensor, temperature: float,
+                  reduction: str, check_rows: int) -> tuple[float, Any]:
+    """The float64 loss of the whole batch (sparse formulation, ``O(BN)`` memory) and the
+    float64 gradient, with its scales, of the first ``check_rows`` rows (as the reduction
+    weighs them)."""
+    batch = student.shape[0]
+    loss = hdl_sparse(student.detach().double().cpu(), teacher.detach().double().cpu(),
+                      table.cpu(), None, temperature, reduction)
+    rows = min(check_rows, batch)
+    weight = 1.0 / batch if reduction == "batchmean" else 1.0
+    direction = torch.full((rows, student.shape[1]), weight, dtype=torch.float64)
+    part = float64_reference(student[:rows], teacher[:rows], table, None, temperature,
+                             direction)
+    return float(loss), part
+
+
+def check_row(row: BenchRow, loss: Tensor, grad: Tensor, exact_loss: float, part: Any,
+              dtype: torch.dtype, max_abs_scaled_logit: float, config: HDLBenchConfig) -> None:
+    """Fill ``row.loss_error``, ``row.grad_error`` and ``row.correct`` against float64."""
+    value = float(loss.detach().double())
+    row.loss_error = abs(value - exact_loss) / max(abs(exact_loss), 1e-30)
+    loss_ok = math.isfinite(value) and row.loss_error <= config.loss_rtol + 2 * (
+        2.0**-8 if dtype == torch.bfloat16 else 2.0**-11 if dtype == torch.float16 else 0.0)
+    rows = part.grad.shape[0]
+    row.grad_error, _ = worst_error(grad[:rows], part.grad, part.grad_scale, dtype,
+                                    float32_rtol(max_abs_scaled_logit))
+    row.correct = loss_ok and row.grad_error <= 1.0
+    if not row.correct:
+        row.note = (row.note + " " if row.note else "") + "WRONG: disagrees with float64"
 
 
 def _skip_reason(name: str, config: HDLBenchConfig, case: tuple[int, int, int],
@@ -208,12 +264,17 @@ def run_case(config: HDLBenchConfig, case: tuple[int, int, int], cpu_memory_ok: 
     """Check, time and measure every configured backend on one (B, N, K)."""
     batch, concepts, width = case
     device, dtype = torch.device(config.device), getattr(torch, config.dtype)
-    table = random_ancestor_table(concepts, width, config.max_parents, config.seed).to(device)
+    table = random_ancestor_table(concepts, width, config.max_parents, config.seed)
+    plan = AncestorPlan.from_table(table).to(device)  # built once, as a training loop would
     generator = torch.Generator().manual_seed(config.seed)
     student = (torch.randn(batch, concepts, generator=generator) * 3).to(device, dtype)
     teacher = (torch.randn(batch, concepts, generator=generator) * 3).to(device, dtype)
-    args = (table, None, 2.0, config.reduction)
-    rows, results = [], {}
+    temperature = 2.0
+    args = (plan, None, temperature, config.reduction)
+    exact_loss, part = float64_check(student, teacher, table, temperature, config.reduction,
+                                     config.check_rows)
+    largest = float(torch.maximum(student.abs().max(), teacher.abs().max())) / temperature
+    rows = []
     for name in config.backends:
         row = BenchRow(batch, concepts, width, name)
         rows.append(row)
@@ -221,7 +282,7 @@ def run_case(config: HDLBenchConfig, case: tuple[int, int, int], cpu_memory_ok: 
         if reason is not None:
             row.note = reason
             continue
-        function = _loss_function(name, compiled)
+        function = _loss_function(name, compiled, table.to(device))
         leaf = student.clone().requires_grad_(True)
 
         def full_pass(leaf: Tensor = leaf, function: Callable = function) -> Tensor:
@@ -231,7 +292,7 @@ def run_case(config: HDLBenchConfig, case: tuple[int, int, int], cpu_memory_ok: 
             return loss
 
         loss = full_pass()  # also builds / compiles
-        results[name] = (loss.detach(), leaf.grad.detach().clone())
+        check_row(row, loss, leaf.grad, exact_loss, part, dtype, largest, config)
         for _ in range(config.warmup):
             full_pass()
         forward, backward = _time_passes(function, leaf, teacher, args, config.repeats, device)
@@ -239,7 +300,7 @@ def run_case(config: HDLBenchConfig, case: tuple[int, int, int], cpu_memory_ok: 
         row.backward_ms = 1e3 * statistics.median(backward)
         row.full_ms = 1e3 * statistics.median(f + b for f, b in zip(forward, backward, strict=True))
         if name not in PURE_TORCH:  # the math alone: a flat table walks no ancestors
-            flat = (torch.arange(concepts, device=device).unsqueeze(1), *args[1:])
+            flat = (AncestorPlan(torch.arange(concepts, device=device).unsqueeze(1)), *args[1:])
             forward, backward = _time_passes(function, leaf, teacher, flat, config.repeats, device)
             row.flat_table_ms = 1e3 * statistics.median(
                 f + b for f, b in zip(forward, backward, strict=True))
@@ -247,12 +308,6 @@ def run_case(config: HDLBenchConfig, case: tuple[int, int, int], cpu_memory_ok: 
         peak = peak_extra_bytes(lambda f=full_pass: f() and None, device, cpu_memory_ok)
         row.peak_mib = None if peak is None else peak / 2**20
         del leaf
-    reference = "torch" if "torch" in results else "sparse" if "sparse" in results else None
-    for row in rows:
-        if row.backend in results and reference is not None:
-            loss, grad = results[row.backend]
-            row.loss_error = _relative_error(loss, results[reference][0])
-            row.grad_error = _relative_error(grad, results[reference][1])
     _add_ratios(rows)
     return rows
 
@@ -277,12 +332,13 @@ def _time_passes(function: Callable[..., Tensor], leaf: Tensor, teacher: Tensor,
 
 
 def _add_ratios(rows: list[BenchRow]) -> None:
-    by_name = {row.backend: row for row in rows}
+    by_name = {row.backend: row for row in rows if row.correct}
     eager = by_name.get("torch")
-    pure = [r.full_ms for r in rows if r.backend in PURE_TORCH and r.full_ms is not None]
+    pure = [r.full_ms for r in rows
+            if r.backend in PURE_TORCH and r.full_ms is not None and r.correct]
     best_pure = min(pure) if pure else None
     for row in rows:
-        if row.full_ms is None:
+        if row.full_ms is None or not row.correct:  # no speed-up for a wrong answer
             continue
         if eager is not None and eager.full_ms is not None:
             row.speedup_vs_eager = eager.full_ms / row.full_ms
@@ -329,7 +385,7 @@ def format_table(rows: list[BenchRow]) -> str:
     """A plain-text table, one line per backend and case."""
     header = (f"{'B':>5} {'N':>6} {'K':>3} {'backend':<8} {'fwd ms':>9} {'bwd ms':>9} "
               f"{'full ms':>9} {'x eager':>8} {'x pure':>7} {'peak MiB':>9} {'mem /':>6} "
-              f"{'loss err':>9} {'grad err':>9}  note")
+              f"{'loss err':>9} {'grad/tol':>9}  note")
     lines = [header, "-" * len(header)]
     for r in rows:
         lines.append(
@@ -401,7 +457,8 @@ def plot(rows: list[BenchRow], path: Path) -> None:
 
 
 def run_benchmark(config: HDLBenchConfig, progress: bool = True) -> tuple[list[BenchRow], dict]:
-    """Run every case of ``config``; print and write the results; return rows and metadata."""
+    """Run every case of ``config``; print and write the results; return rows and metadata
+    (``meta["correct"]`` is False when some backend disagreed with float64)."""
     from tqdm import tqdm
 
     device = torch.device(config.device)
@@ -409,7 +466,7 @@ def run_benchmark(config: HDLBenchConfig, progress: bool = True) -> tuple[list[B
         device.type == "cuda" or _prepare_cpu_memory_accounting())
     cases = [(b, n, k) for n in config.concept_counts for k in config.widths
              for b in config.batch_sizes]
-    meta = {"machine": machine_info(device), "config": asdict(config),
+    meta = {"machine": provenance(device), "config": asdict(config),
             "memory_accounting": "cuda max_memory_allocated" if device.type == "cuda" else
             ("RSS high-water mark (mmap threshold 64 KiB)" if cpu_memory_ok else "not measured")}
     bandwidth = copy_bandwidth_gbs(device)
@@ -432,6 +489,8 @@ def run_benchmark(config: HDLBenchConfig, progress: bool = True) -> tuple[list[B
               f"{floor['bytes'] / 1e6:.1f} MB at {bandwidth:.1f} GB/s = "
               f"{floor['bandwidth_floor_ms']:.2f} ms" + (f" (fused: {fused})" if fused else "")
               + (f"; arithmetic, K=1 table: {math_floor}" if math_floor else ""))
+    wrong = [r for r in rows if r.correct is False]
+    meta["correct"] = not wrong
     paths = write_results(rows, meta, config.out_dir)
     print("wrote " + ", ".join(str(p) for p in paths))
     return rows, meta
@@ -441,8 +500,15 @@ def describe_machine(meta: dict[str, Any]) -> str:
     """One paragraph: machine, versions, revision, memory accounting."""
     m = meta["machine"]
     gpu = f", GPU {m['gpu']}" if "gpu" in m else ""
-    return (f"machine: {m['cpu']} ({m['cores']} cores, torch threads {m['torch_threads']}){gpu}\n"
-            f"versions: python {m['python']}, torch {m['torch']}, triton {m['triton']}; "
-            f"git {m['git']}\npeak memory: {meta['memory_accounting']}; dtype "
+    load = m.get("load_average")
+    load_text = f", load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}" if load else ""
+    return (f"machine: {m['cpu']} ({m['cores']} cores, torch threads {m['torch_threads']})"
+            f"{gpu}{load_text}\n"
+            f"versions: python {m['python']}, torch {m['torch']}, triton {m['triton']}, "
+            f"CUDA {m.get('cuda')}, driver {m.get('driver')}; git {m['git']}\n"
+            f"checks: every backend against float64 (gradient of {meta['config']['check_rows']}"
+            f" rows per entry, loss of the batch); 'x eager' and 'x pure' (the fastest "
+            f"pure-PyTorch formulation: sparse or torch.compile) only for correct rows\n"
+            f"peak memory: {meta['memory_accounting']}; dtype "
             f"{meta['config']['dtype']}, reduction {meta['config']['reduction']}, T = 2, "
             f"random DAG with up to {meta['config']['max_parents']} parents per concept")

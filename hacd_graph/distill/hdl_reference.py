@@ -27,7 +27,10 @@ implementation of the log-marginals): exact where :math:`\ell` rounds to 0 in fl
 exact for logits of any magnitude (float64 inputs are the ground truth in the tests).
 
 These functions do not validate their inputs; call them through
-:func:`hacd_graph.distill.hierarchical_distillation_loss`, which does.
+:func:`hacd_graph.distill.hierarchical_distillation_loss`, which does. They import
+:mod:`hacd_graph.teacher.marginals` when first called, not when this module is imported:
+the ``hacd_graph.teacher`` package brings the teacher's models (and PyTorch Geometric) with
+it, and importing :mod:`hacd_graph.distill` stays cheap.
 """
 
 from __future__ import annotations
@@ -38,12 +41,6 @@ import torch
 from torch import Tensor
 
 from hacd_graph.distill.ancestor_plan import AncestorPlan
-from hacd_graph.teacher.marginals import (
-    compute_dtype,
-    log_one_minus_marginals,
-    log_sigmoid_terms,
-    sum_over_rows,
-)
 
 REDUCTIONS = ("batchmean", "sum", "none")
 
@@ -117,6 +114,12 @@ def hdl_reference(
     Shapes:
         student_logits, teacher_logits: ``[B, N]``; ancestors: ``[N, K]``; weights: ``[N]``.
     """
+    from hacd_graph.teacher.marginals import (
+        log_one_minus_marginals,
+        log_sigmoid_terms,
+        sum_over_rows,
+    )
+
     out_dtype = student_logits.dtype
     table = _table(ancestors)
     s_pos, s_neg = log_sigmoid_terms(student_logits, temperature)
@@ -172,6 +175,12 @@ def hdl_sparse(
     Memory is :math:`O(BN + NK)`. Same arguments, result and shapes as
     :func:`hdl_reference`.
     """
+    from hacd_graph.teacher.marginals import (
+        compute_dtype,
+        log_one_minus_marginals,
+        log_sigmoid_terms,
+    )
+
     out_dtype = student_logits.dtype
     table = _table(ancestors)
     matrix = ancestor_matrix(table, compute_dtype(student_logits))

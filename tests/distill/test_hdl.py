@@ -147,9 +147,12 @@ def test_registry_names_every_backend():
         assert set(order) <= set(BACKENDS) and order[-1] == "torch"
 
 
-def test_auto_falls_back_to_the_reference_when_nothing_else_runs(monkeypatch):
-    monkeypatch.setitem(AUTO_ORDER, "cpu", ("triton", "torch"))  # triton: no CPU support here
-    assert resolve_backend("auto", torch.device("cpu")).name in ("triton", "torch")
+def test_auto_picks_the_first_available_and_falls_back_to_the_reference(monkeypatch):
+    runs = hdl_module.HDLBackend("runs", "hacd_graph.distill.hdl_reference", "hdl_sparse",
+                                 ("cpu",))
+    monkeypatch.setitem(BACKENDS, "runs", runs)
+    monkeypatch.setitem(AUTO_ORDER, "cpu", ("runs", "torch"))
+    assert resolve_backend("auto", torch.device("cpu")).name == "runs"
     missing = hdl_module.HDLBackend("missing", "hacd_graph.distill.not_a_module", "f", ("cpu",))
     monkeypatch.setitem(BACKENDS, "missing", missing)
     monkeypatch.setitem(AUTO_ORDER, "cpu", ("missing", "torch"))

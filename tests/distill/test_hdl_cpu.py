@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from hacd_graph.distill import hierarchical_distillation_loss
+from hacd_graph.distill import AncestorPlan, hierarchical_distillation_loss
 from hacd_graph.distill.chain_plan import build_chain_plan
+from hacd_graph.distill.hdl_reference import hdl_reference
 from hacd_graph.distill.hdl_cpu import HDLFunction, extension_name, load_extension
 from tests.distill.conftest import (
     AWKWARD_SIZES,
@@ -157,10 +158,22 @@ def test_cpu_backward_scales_and_survives_retained_graphs(extension, dag_table):
 def test_cpu_without_grad_skips_the_gradient(extension, dag_table):
     ancestors = dag_table(100, 6)
     student, teacher = make_logits(4, 100)
+    calls = []
+
+    class Recording:  # the extension, with each call's compute_grad recorded
+        def hdl_fused(self, *args):
+            calls.append(args[8])
+            return extension.hdl_fused(*args)
+
     with torch.no_grad():
-        loss = hierarchical_distillation_loss(student, teacher, ancestors, backend="cpu")
-    assert loss.grad_fn is None and torch.isfinite(loss)
-    assert HDLFunction is not None
+        loss = HDLFunction.apply(Recording(), student, teacher, AncestorPlan.from_table(ancestors),
+                                 None, 1.0, "batchmean")
+        public = hierarchical_distillation_loss(student, teacher, ancestors, backend="cpu")
+    assert calls == [False]  # one call, and it did not compute the gradient
+    assert loss.grad_fn is None and public.grad_fn is None
+    expected = hdl_reference(student.double(), teacher.double(), ancestors)
+    assert_close_scaled(loss, expected, LOSS_TOLERANCE[torch.float32], "loss without grad")
+    torch.testing.assert_close(public, loss)
 
 
 def test_extension_name_hashes_the_sources():

@@ -17,6 +17,7 @@ from hacd_graph.distill import hdl_cpu, hdl_cuda
 from hacd_graph.distill.hdl_reference import hdl_reference
 from tests.distill.conftest import (
     DTYPES,
+    GRAD_TOLERANCE,
     LOSS_TOLERANCE,
     assert_close_scaled,
     check_against_reference,
@@ -53,9 +54,12 @@ def test_cuda_extension_compiles_with_nvcc(dag_table):
     ancestors = dag_table(50, 5, seed=1)
     student, teacher = make_logits(3, 50)
     loss, grad = module.hdl_fused(student, teacher, ancestors, None, 1.0, 1, None, True, True)
-    expected = hdl_reference(student, teacher, ancestors, reduction="sum")
+    leaf = student.double().requires_grad_(True)
+    expected = hdl_reference(leaf, teacher.double(), ancestors, reduction="sum")
+    (expected_grad,) = torch.autograd.grad(expected, leaf)
     assert_close_scaled(loss, expected, LOSS_TOLERANCE[torch.float32], "CPU path of the build")
-    assert grad.shape == student.shape
+    assert_close_scaled(grad, expected_grad, GRAD_TOLERANCE[torch.float32],
+                        "CPU path of the build: gradient")
 
 
 @pytest.mark.gpu
@@ -86,3 +90,18 @@ def test_cuda_large_n_uses_global_buffer(dag_table):
     ancestors = dag_table(100_000, 16, seed=3).cuda()  # 400 kB of sums: beyond shared memory
     student, teacher = make_logits(2, 100_000, device="cuda")
     check_against_reference("cuda", student, teacher, ancestors)
+
+
+@pytest.mark.gpu
+@needs_gpu
+@pytest.mark.parametrize("case", ["mixed", "saturated", "opposite", "edge"])
+@pytest.mark.parametrize("dtype", DTYPES, ids=str)
+def test_cuda_extreme_logits_match_float64_per_entry(dtype, case):
+    """The extreme-logit matrix of ``test_hdl_extreme.py`` on the GPU kernels (cuda and
+    triton): |z| up to 1e4, per entry against float64."""
+    from tests.distill.test_hdl_extreme import SCALES, check_backends
+
+    for magnitude, temperature in SCALES:
+        for hierarchy in ("tree", "dag"):
+            check_backends(("cuda", "triton"), dtype, case, magnitude, temperature, hierarchy,
+                           device="cuda")

@@ -4,7 +4,7 @@ Float32 saturates once ``|z/T| >~ 87``: a log-marginal rounds to 0 and ``log(1 -
 computed from it is ``-inf`` (before the fix, 112 of 200 random draws of
 ``randn(4, 200) * 100`` gave an infinite loss on ``torch``/``sparse`` and 97 on ``cpu``).
 Here the loss of every element and the gradient of every logit are compared with the
-float64 evaluation of the same inputs, within a bound per entry (``conftest.assert_per_entry``),
+float64 evaluation of the same inputs, within a bound per entry (``hacd_graph.distill.hdl_check``),
 for float32, bfloat16 and float16 inputs, ``|z|`` up to 1e4, temperatures 0.5 to 4,
 saturated and mixed-sign logits, trees and many-parent DAGs. The Triton kernel has the same
 matrix in ``test_hdl_triton.py`` (interpreter, smaller).
@@ -18,7 +18,8 @@ from torch import Tensor
 
 from hacd_graph.distill import AncestorPlan, hierarchical_distillation_loss
 from hacd_graph.distill.synthetic_hierarchy import random_ancestor_table
-from tests.distill.conftest import assert_per_entry, compute_rtol, float64_oracle
+from hacd_graph.distill.hdl_check import float32_rtol, float64_reference
+from tests.distill.conftest import assert_per_entry
 
 CPU_BACKENDS = ("torch", "sparse", "cpu")
 CASES = ("mixed", "saturated", "opposite", "edge")
@@ -56,40 +57,41 @@ def extreme_logits(case: str, magnitude: float, batch: int, num_concepts: int, s
 
 
 def check_backends(backends, dtype, case, magnitude, temperature, hierarchy, seed=0,
-                   num_concepts=37, batch=5) -> dict[str, float]:
+                   num_concepts=37, batch=5, device="cpu") -> dict[str, float]:
     """Loss per element ("none") and gradients ("none" with a random direction, and
     "sum") of each backend against the float64 oracle; returns each check's worst error
     as a fraction of its bound."""
     table = random_ancestor_table(num_concepts, seed=seed, **HIERARCHIES[hierarchy])
-    plan = AncestorPlan.from_table(table)
+    plan = AncestorPlan.from_table(table).to(device)
     student, teacher = extreme_logits(case, magnitude, batch, num_concepts, seed)
     student, teacher = student.to(dtype), teacher.to(dtype)
     g = torch.Generator().manual_seed(seed + 1)
     weights = 0.5 + torch.rand(num_concepts, generator=g)
     direction = torch.randn(batch, num_concepts, generator=g).to(dtype).float()  # as sent
     ones = torch.ones(batch, num_concepts)
-    rtol = compute_rtol(float(student.float().abs().max().item()) / temperature)
-    ref = float64_oracle(student, teacher, table, weights, temperature, direction)
-    ref_sum = float64_oracle(student, teacher, table, weights, temperature, ones)
+    rtol = float32_rtol(float(student.float().abs().max().item()) / temperature)
+    ref = float64_reference(student, teacher, table, weights, temperature, direction)
+    ref_sum = float64_reference(student, teacher, table, weights, temperature, ones)
     worst = {}
+    on = {"device": device}
     for backend in backends:
-        x = student.clone().requires_grad_(True)
-        loss = hierarchical_distillation_loss(x, teacher, plan, weights, temperature, "none",
-                                              backend=backend)
-        (grad,) = torch.autograd.grad(loss, x, direction.to(loss.dtype))
-        x = student.clone().requires_grad_(True)
-        total = hierarchical_distillation_loss(x, teacher, plan, weights, temperature, "sum",
-                                               backend=backend)
+        x = student.to(**on).requires_grad_(True)
+        loss = hierarchical_distillation_loss(x, teacher.to(**on), plan, weights.to(**on),
+                                              temperature, "none", backend=backend)
+        (grad,) = torch.autograd.grad(loss, x, direction.to(loss))
+        x = student.to(**on).requires_grad_(True)
+        total = hierarchical_distillation_loss(x, teacher.to(**on), plan, weights.to(**on),
+                                               temperature, "sum", backend=backend)
         (grad_sum,) = torch.autograd.grad(total, x)
         tag = f"{backend} {dtype} {case} |z|<={magnitude:g} T={temperature} {hierarchy}"
         ulps = 2.0 if backend == "triton" else 1.0  # the interpreter truncates to 16 bits
         worst[backend] = max(
-            assert_per_entry(loss, ref[0], ref[1], dtype, rtol, f"{tag}: loss", ulps),
-            assert_per_entry(grad, ref[2], ref[3], dtype, rtol, f"{tag}: gradient (none)",
+            assert_per_entry(loss, ref.loss, ref.loss_scale, dtype, rtol, f"{tag}: loss", ulps),
+            assert_per_entry(grad, ref.grad, ref.grad_scale, dtype, rtol, f"{tag}: gradient (none)",
                              ulps),
-            assert_per_entry(total.reshape(1), ref_sum[0].sum().reshape(1),
-                             ref_sum[1].sum().reshape(1), dtype, rtol, f"{tag}: sum", ulps),
-            assert_per_entry(grad_sum, ref_sum[2], ref_sum[3], dtype, rtol,
+            assert_per_entry(total.reshape(1), ref_sum.loss.sum().reshape(1),
+                             ref_sum.loss_scale.sum().reshape(1), dtype, rtol, f"{tag}: sum", ulps),
+            assert_per_entry(grad_sum, ref_sum.grad, ref_sum.grad_scale, dtype, rtol,
                              f"{tag}: gradient (sum)", ulps),
         )
     return worst
@@ -144,10 +146,10 @@ def test_large_batches_mix_the_vectorised_and_exact_cpu_rows():
     student[17, 5] = 500.0  # rows 16..23 form the block handed back
     teacher[33, 250] = -90.0
     direction = torch.randn(40, 300, generator=g)
-    ref = float64_oracle(student, teacher, table, None, 1.0, direction)
+    ref = float64_reference(student, teacher, table, None, 1.0, direction)
     x = student.clone().requires_grad_(True)
     loss = hierarchical_distillation_loss(x, teacher, table, reduction="none", backend="cpu")
     (grad,) = torch.autograd.grad(loss, x, direction)
-    rtol = compute_rtol(500.0)
-    assert_per_entry(loss, ref[0], ref[1], torch.float32, rtol, "cpu loss")
-    assert_per_entry(grad, ref[2], ref[3], torch.float32, rtol, "cpu gradient")
+    rtol = float32_rtol(500.0)
+    assert_per_entry(loss, ref.loss, ref.loss_scale, torch.float32, rtol, "cpu loss")
+    assert_per_entry(grad, ref.grad, ref.grad_scale, torch.float32, rtol, "cpu gradient")

@@ -50,9 +50,12 @@ def test_reference_matches_the_formula_by_hand():
 
 def test_binary_kl_is_zero_for_equal_marginals_and_for_a_saturated_pair():
     ls = torch.tensor([-0.3, -5.0, 0.0])
-    assert torch.all(binary_kl_of_marginals(ls, ls) == 0)
+    ms = torch.log(-torch.expm1(ls))  # log(1 - q); -inf at q = 1
+    assert torch.all(binary_kl_of_marginals(ls, ls, ms, ms) == 0)
     # teacher certain (1 - p == 0) and the student not: finite, = -log q
-    got = binary_kl_of_marginals(torch.tensor([-2.0]), torch.tensor([0.0]))
+    student, teacher = torch.tensor([-2.0]), torch.tensor([0.0])
+    got = binary_kl_of_marginals(student, teacher, torch.log(-torch.expm1(student)),
+                                 torch.tensor([-math.inf]))
     torch.testing.assert_close(got, torch.tensor([2.0]))
 
 
