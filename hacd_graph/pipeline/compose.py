@@ -45,22 +45,45 @@ def compose_config(name: str, overrides: Sequence[str] = (),
         known = sorted(p.stem for p in config_dir.glob("*.yaml"))
         raise ConfigError(f"--config {name}: no configs/{name}.yaml in {config_dir}; "
                           f"known: {', '.join(known)}")
-    try:
-        with initialize_config_dir(config_dir=str(config_dir), version_base="1.3"):
+    with initialize_config_dir(config_dir=str(config_dir), version_base="1.3"):
+        try:
             return compose(config_name=name, overrides=list(overrides))
-    except (HydraException, OmegaConfBaseException) as error:
-        raise ConfigError(hydra_message(error)) from error
+        except (HydraException, OmegaConfBaseException) as error:
+            message = hydra_message(error)
+            key = unknown_key(error)
+            if key is not None:  # list the keys next to it, from the config without it
+                rest = [o for o in overrides if o.split("=", 1)[0].lstrip("+~") != key]
+                try:
+                    node = compose(config_name=name, overrides=rest)
+                except (HydraException, OmegaConfBaseException):
+                    node = None
+                path: list[str] = []
+                for part in key.split(".")[:-1]:  # down to the deepest node that exists
+                    child = node.get(part) if isinstance(node, DictConfig) else None
+                    if not isinstance(child, DictConfig):
+                        break
+                    node, path = child, [*path, part]
+                if isinstance(node, DictConfig):
+                    where = ".".join(path) or "the top level"
+                    message += f"; keys under {where}: {', '.join(sorted(map(str, node)))}"
+            raise ConfigError(message) from error
+
+
+def unknown_key(error: BaseException) -> str | None:
+    """The key of an override that names no setting (Hydra: "Could not override"), if so."""
+    unknown = re.match(r"Could not override '([^']+)'", str(error))
+    cause = error.__cause__
+    if unknown and cause is not None and "not in struct" in str(cause):
+        return unknown.group(1)
+    return None
 
 
 def hydra_message(error: BaseException) -> str:
     """One line for a Hydra composition error (its own text is several lines long)."""
     text = str(error)
-    unknown = re.match(r"Could not override '([^']+)'", text)
-    cause = error.__cause__
-    if unknown and cause is not None and "not in struct" in str(cause):
-        key = unknown.group(1)
-        return (f"unknown config key '{key}': the config has no such setting "
-                f"(check the spelling; +{key}=VALUE adds a new key)")
+    key = unknown_key(error)
+    if key is not None:
+        return f"unknown config key '{key}': the config has no such setting"
     override = getattr(error, "override", None)  # hydra's OverrideParseException
     if override is not None:
         detail = fold_lines(text).removeprefix(f"Error parsing override '{override}'; ")

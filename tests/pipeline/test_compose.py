@@ -103,8 +103,10 @@ def test_unknown_config_and_key_are_named():
     [
         ("gnn=foo", "In 'distill_gnn': Could not find 'gnn/foo'; Available options in 'gnn': "
                     "gatv2, gcn, none, sage"),
-        ("trainer.foo=1", "unknown config key 'trainer.foo': the config has no such setting"),
-        ("nosuch.key=1", "unknown config key 'nosuch.key'"),
+        ("trainer.foo=1", "unknown config key 'trainer.foo': the config has no such setting; "
+                          "keys under trainer: batch_size, betas,"),
+        ("nosuch.key=1", "unknown config key 'nosuch.key': the config has no such setting; "
+                         "keys under the top level: ach, bridge,"),
         ("trainer.max_steps=[1", "cannot parse the override 'trainer.max_steps=[1': "
                                  "no viable alternative at input '[1'"),
         ("experiment=nope", "Could not find 'experiment/nope'; Available options in 'experiment'"),
