@@ -26,6 +26,7 @@ from collections.abc import Callable, Sequence
 
 DEBUG_FLAG = "--debug"
 EXIT_USER_ERROR = 2
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell reports for a killed writer
 
 
 class UserError(Exception):
@@ -106,13 +107,20 @@ def run_main(prog: str, body: Callable[[list[str]], int],
         argv: the arguments (default ``sys.argv[1:]``).
 
     Returns:
-        ``body``'s status, 2 after a user error, 130 after Ctrl-C.
+        ``body``'s status, 2 after a user error, 130 after Ctrl-C, 141 when the reader of
+        stdout went away.
     """
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = debug_requested(argv)
     argv = [a for a in argv if a != DEBUG_FLAG]
     try:
         return int(body(argv) or 0)
+    except BrokenPipeError:  # the reader went away (``| head``): stop quietly, as cat does
+        try:  # so the interpreter's final flush of stdout is silent too
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except (OSError, ValueError):  # stdout is not a file (captured)
+            pass
+        return EXIT_BROKEN_PIPE
     except KeyboardInterrupt:
         if debug:
             raise

@@ -47,6 +47,8 @@ def test_bugs_keep_their_traceback_and_debug_is_not_passed_on(capsys):
     assert run_main("prog", lambda argv: seen.append(argv) or 0, ["a", "--debug", "b"]) == 0
     assert seen == [["a", "b"]]
     assert run_main("prog", _raises(KeyboardInterrupt()), []) == 130
+    assert run_main("prog", _raises(BrokenPipeError(32, "Broken pipe")), []) == 141
+    assert capsys.readouterr().err == "prog: interrupted\n"  # a closed pipe says nothing
 
 
 def test_fold_lines_keeps_hydra_options_and_drops_the_search_path():
