@@ -19,6 +19,7 @@ permissions, a file where a folder should be), and Hydra/OmegaConf composition e
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 import typing
@@ -116,10 +117,9 @@ def run_main(prog: str, body: Callable[[list[str]], int],
     try:
         return int(body(argv) or 0)
     except BrokenPipeError:  # the reader went away (``| head``): stop quietly, as cat does
-        try:  # so the interpreter's final flush of stdout is silent too
+        # so the interpreter's final flush of stdout is silent too (unless stdout is no file)
+        with contextlib.suppress(OSError, ValueError):
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        except (OSError, ValueError):  # stdout is not a file (captured)
-            pass
         return EXIT_BROKEN_PIPE
     except KeyboardInterrupt:
         if debug:
