@@ -11,6 +11,7 @@ variable.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from collections.abc import Mapping
 from contextlib import AbstractContextManager
 from pathlib import Path
@@ -25,6 +26,18 @@ from hacd_graph.training.distributed import DistributedContext
 from hacd_graph.training.optimizer import GroupsFn, build_optimizer, build_schedule, group_lrs
 
 STATE_FILE = "state.pt"
+_DATACLASS = "__dataclass__"
+
+
+class _OutputType:
+    """A dataclass output's class, carried through DDP as an opaque leaf (a bare class is
+    itself a dataclass to ``dataclasses.is_dataclass``, and DDP's tensor search would read
+    its fields)."""
+
+    __slots__ = ("cls",)
+
+    def __init__(self, cls: type):
+        self.cls = cls
 
 
 class Engine:
@@ -83,11 +96,60 @@ class Engine:
         raise NotImplementedError
 
 
+class _DataclassAsDict(nn.Module):
+    """What DDP wraps: the stage's model, a plain-dataclass output handed over as a dict.
+
+    DDP finds a forward's output tensors with torch's pytree, which knows tuples, lists,
+    dicts and Hugging Face ``ModelOutput``, but not plain dataclasses (the teacher's
+    ``TeacherOutput``). Tensors it cannot see defeat ``find_unused_parameters``: parameters
+    that feed only an output the loss ignores (the teacher's frame projection) never get a
+    gradient, and the reduction stalls. :class:`DDPForward` turns the dict back into the
+    dataclass outside DDP, so stages see their own output type.
+    """
+
+    def __init__(self, module: nn.Module):
+        super().__init__()
+        self.module = module
+
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        out = self.module(*args, **kwargs)
+        if dataclasses.is_dataclass(out) and not isinstance(out, type | dict):
+            fields = {f.name: getattr(out, f.name) for f in dataclasses.fields(out) if f.init}
+            return {_DATACLASS: _OutputType(type(out)), **fields}
+        return out
+
+
+class DDPForward(nn.Module):
+    """The torch engine's forward module on several ranks: ``DistributedDataParallel``
+    around the stage's model, returning the model's own output types.
+
+    Attributes:
+        ddp: the ``DistributedDataParallel`` wrapper (``no_sync()``, buckets, hooks).
+        module: the stage's model (unwrapped), for attribute access.
+    """
+
+    def __init__(self, ddp: DistributedDataParallel):
+        super().__init__()
+        self.ddp = ddp
+
+    @property
+    def module(self) -> nn.Module:
+        return self.ddp.module.module
+
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        out = self.ddp(*args, **kwargs)
+        if isinstance(out, dict) and _DATACLASS in out:
+            out = dict(out)
+            return out.pop(_DATACLASS).cls(**out)
+        return out
+
+
 class TorchEngine(Engine):
     """Plain PyTorch: AdamW and the warm-up/cosine schedule; ``DistributedDataParallel``
     across ranks.
 
-    With several ranks the model is wrapped in DDP, which starts every rank from rank 0's
+    With several ranks the model is wrapped in DDP (:class:`DDPForward`, which also lets
+    DDP see the tensors of plain-dataclass outputs), which starts every rank from rank 0's
     parameters and buffers, averages gradients in buckets during backward, and re-broadcasts
     rank 0's buffers (batch-norm statistics) before each training forward. Micro-steps
     before an accumulation boundary run under ``no_sync()`` (gradients accumulate locally,
@@ -114,15 +176,18 @@ class TorchEngine(Engine):
         self.optimizer = build_optimizer(self.module, cfg, optimizer_groups)
         self.scheduler = build_schedule(self.optimizer, cfg)
         self.ddp: DistributedDataParallel | None = None
+        self._forward: nn.Module = self.module
         if ctx.world_size > 1:
             self.ddp = DistributedDataParallel(
-                self.module, device_ids=[ctx.device.index] if ctx.device.type == "cuda" else None,
+                _DataclassAsDict(self.module),
+                device_ids=[ctx.device.index] if ctx.device.type == "cuda" else None,
                 find_unused_parameters=find_unused_parameters,
             )
+            self._forward = DDPForward(self.ddp)
         self._micro = 0
 
     def forward_module(self) -> nn.Module:
-        return self.ddp if self.ddp is not None else self.module
+        return self._forward
 
     def eval_module(self) -> nn.Module:
         # the plain module: evaluation needs no gradient sync, and DDP's forward would

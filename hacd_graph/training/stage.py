@@ -33,9 +33,10 @@ A new stage plugs in like this (the distillation stage, say)::
     fit(DistillStage(...), TrainerConfig(...), run_dir / "distill", ctx, deepspeed=cfg_ds,
         fingerprint=settings_digest)
 
-``training_step`` receives the loop's forward module: a ``DistributedDataParallel`` wrapper
-on several torch ranks, a DeepSpeed engine under DeepSpeed, else the model itself. Call it;
-reach its attributes through ``getattr(model, "module", model)``. ``evaluate`` receives the
+``training_step`` receives the loop's forward module: ``DistributedDataParallel`` around
+the model on several torch ranks (``engine.DDPForward``, which returns the model's own
+output types), a DeepSpeed engine under DeepSpeed, else the model itself. Call it; reach
+the model's attributes through ``getattr(model, "module", model)``. ``evaluate`` receives the
 plain model under the torch engine (the DeepSpeed engine under DeepSpeed).
 
 Optional members (the loop looks them up with ``getattr``; they are not part of the

@@ -3,6 +3,7 @@ gives the one-rank result on the same global batches; checkpoints hold the unwra
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -23,17 +24,27 @@ from hacd_graph.training.engine import TorchEngine
 from .conftest import ToyStage
 
 
+@dataclasses.dataclass
+class ToyOutput:
+    pred: torch.Tensor
+    extra: torch.Tensor
+    note: str = "a non-tensor field"
+
+
 class ExtraOutputModel(nn.Module):
-    """A linear model that also returns an output no loss uses (as the teacher returns frame
-    features): DDP must tolerate parameters without gradients."""
+    """A model that also returns an output no loss uses, in a plain dataclass (as the teacher
+    returns frame features in ``TeacherOutput``): DDP must see those tensors to let the
+    parameters behind them go without gradients."""
 
     def __init__(self, dim: int):
         super().__init__()
-        self.main = nn.Linear(dim, 1)
-        self.extra = nn.Linear(dim, 3)
+        self.hidden = nn.Linear(dim, 4)
+        self.main = nn.Linear(4, 1)
+        self.extra = nn.Linear(4, 3)
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        return self.main(x), self.extra(x)
+    def forward(self, x: torch.Tensor) -> ToyOutput:
+        h = torch.tanh(self.hidden(x))
+        return ToyOutput(self.main(h), self.extra(h))
 
 
 class ExtraOutputStage(ToyStage):
@@ -42,12 +53,13 @@ class ExtraOutputStage(ToyStage):
 
     def training_step(self, model, batch):
         self.batches_seen += 1
-        pred, _ = model(batch["x"])
-        loss = nn.functional.mse_loss(pred, batch["y"])
+        out = model(batch["x"])
+        assert isinstance(out, ToyOutput) and out.note == "a non-tensor field"
+        loss = nn.functional.mse_loss(out.pred, batch["y"])
         return StepOutput(loss, len(batch["x"]), {})
 
     def evaluate(self, model):
-        return {"mse": nn.functional.mse_loss(model(self.x)[0], self.y).item()}
+        return {"mse": nn.functional.mse_loss(model(self.x).pred, self.y).item()}
 
 
 def _cfg(**kw) -> TrainerConfig:
@@ -86,7 +98,8 @@ def test_two_ranks_match_one_rank_on_the_same_global_batch(tmp_path):
 
     a = torch.load(ref.weights)
     b = torch.load(tmp_path / "two" / "model.pt")
-    assert set(a) == set(b) == {"main.weight", "main.bias", "extra.weight", "extra.bias"}
+    assert set(a) == set(b) == {"hidden.weight", "hidden.bias", "main.weight", "main.bias",
+                                "extra.weight", "extra.bias"}
     for k in a:
         torch.testing.assert_close(b[k], a[k], rtol=1e-5, atol=1e-6)
     assert torch.equal(b["extra.weight"], a["extra.weight"])
