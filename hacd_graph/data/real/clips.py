@@ -116,7 +116,7 @@ def usable(report: SkipReport, path: str | Path, where: str, skip_bad: bool,
         return True
     if not skip_bad:
         raise AudioReadError(path, error.reason, f"{error.detail}; listed at {where}; "
-                             "--skip-missing skips and counts bad files")
+                             "--skip-bad (skip_missing=True) skips and counts bad files")
     report.add(error)
     return False
 
