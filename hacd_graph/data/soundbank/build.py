@@ -225,6 +225,9 @@ def build_soundbank(out_dir: str | Path, config: SoundbankConfig | None = None,
         e = json.loads(line)
         seen_raw.add(e["_raw"])
         seen_audio.add(e["_sha256"])
+    stale: set[str] = set()  # keys whose ledger lines no longer follow the rules
+    fresh: set[str] = set()  # clip ids written by this run
+    current: dict[str, Any] = {}  # key -> the rule that matches it now
     partial = (out / PARTIAL).open("a", encoding="utf-8")
     try:
         for name in config.packages:
@@ -233,11 +236,20 @@ def build_soundbank(out_dir: str | Path, config: SoundbankConfig | None = None,
             log(f"labelling {name} ...")
             for cand in package_candidates(name, root, rules):
                 key = f"{name}:{cand.original}"
-                if key in done:
-                    report.kept[name] += len(done[key])
-                    report.files[name] += 1
-                    continue
                 rule, mids = rules.labels(name, cand.path)
+                if rule is not None:
+                    current[key] = rule
+                if key in done:
+                    old = [json.loads(ln) for ln in done[key]]
+                    if mids and all(e["audioset"] == list(mids) for e in old):
+                        report.kept[name] += len(old)
+                        report.files[name] += 1
+                        continue
+                    # the rules changed for this file since it was written: redo it
+                    stale.add(key)
+                    for e in old:
+                        seen_raw.discard(e["_raw"])
+                        seen_audio.discard(e["_sha256"])
                 if rule is None:
                     report.left_out[(name, "no_rule")] += 1
                     continue
@@ -289,6 +301,7 @@ def build_soundbank(out_dir: str | Path, config: SoundbankConfig | None = None,
                         "_key": key, "_raw": raw, "_sha256": digest,
                     }
                     partial.write(json.dumps(entry) + "\n")
+                    fresh.add(clip_id)
                     partial.flush()
                     kept += 1
                 report.kept[name] += kept
@@ -297,6 +310,14 @@ def build_soundbank(out_dir: str | Path, config: SoundbankConfig | None = None,
         partial.close()
     lines = [ln for ln in (out / PARTIAL).read_text(encoding="utf-8").splitlines() if ln]
     entries = [json.loads(ln) for ln in lines]
+    entries = [e for e in entries if e["_key"] not in stale or e["id"] in fresh]
+    if stale:  # drop the outdated lines from the ledger too
+        write_bytes_atomic(out / PARTIAL, "".join(json.dumps(e) + "\n" for e in entries)
+                           .encode("utf-8"))
+    for e in entries:  # rule lines and licences as the current table states them
+        rule = current.get(e["_key"])
+        if rule is not None:
+            e["rule"], e["licence"] = rule.line, rule.licence
     entries = [e for e in entries if e["source_package"] in config.packages]
     text = "".join(json.dumps({k: v for k, v in e.items() if not k.startswith("_")}) + "\n"
                    for e in entries)

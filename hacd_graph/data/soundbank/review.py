@@ -41,8 +41,10 @@ def clip_stats(path: Path) -> dict[str, float]:
 
 
 def review(bank: str | Path, out: str | Path, per_rule: int = 3, seed: int = 0,
-           per_sheet: int = 24) -> list[dict]:
-    """Sample ``per_rule`` clips of every rule, write sheets and ``review.csv``."""
+           per_sheet: int = 24, sources: tuple[str, ...] = ()) -> list[dict]:
+    """Sample ``per_rule`` clips of every rule (of every General MIDI program or drum note
+    for the ``@gm`` rules), write sheets and ``review.csv``; ``sources`` limits the review
+    to those packages."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -54,17 +56,22 @@ def review(bank: str | Path, out: str | Path, per_rule: int = 3, seed: int = 0,
 
     bank, out = Path(bank), Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    notes = {r.line: f"{r.source}: {r.note}" for r in RuleTable().rules}
-    by_rule: dict[int, list[dict]] = defaultdict(list)
+    table = RuleTable()
+    notes = {r.line: f"{r.source}: {r.note}" for r in table.rules}
+    by_rule: dict[tuple[int, str], list[dict]] = defaultdict(list)
     for e in read_manifest(bank):
-        by_rule[e["rule"]].append(e)
+        if sources and e["source_package"] not in sources:
+            continue
+        gm = table.gm_entry(e["original_path"])
+        by_rule[(e["rule"], f"{gm[0]} {gm[1]} {gm[2]}" if gm else "")].append(e)
     rng = np.random.default_rng(seed)
     rows = []
-    for line in sorted(by_rule):
-        group = by_rule[line]
+    for line, gm in sorted(by_rule):
+        group = by_rule[(line, gm)]
         for k in rng.choice(len(group), size=min(per_rule, len(group)), replace=False):
             e = group[int(k)]
-            rows.append({"rule": line, "note": notes.get(line, "?"), "clip": e["id"],
+            note = notes.get(line, "?") if not gm else f"{e['source_package']}: {gm}"
+            rows.append({"rule": line, "note": note, "clip": e["id"],
                          "audio": e["audio"],
                          "original_path": e["original_path"], "caption": e["caption"],
                          **clip_stats(bank / e["audio"]), "verdict": ""})
@@ -96,8 +103,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("bank")
     ap.add_argument("--out", required=True)
     ap.add_argument("--per-rule", type=int, default=3)
+    ap.add_argument("--sources", nargs="+", default=[], help="only these packages")
     args = ap.parse_args(argv)
-    rows = review(args.bank, args.out, args.per_rule)
+    rows = review(args.bank, args.out, args.per_rule, sources=tuple(args.sources))
     print(f"{len(rows)} clips of {len({r['rule'] for r in rows})} rules -> {args.out}")
     return 0
 

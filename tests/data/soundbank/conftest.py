@@ -29,16 +29,15 @@ def ach_audioset():
 
 @pytest.fixture
 def fake_debs(tmp_path: Path) -> Path:
-    """A cache folder holding ``pingus-data_0.0-1_all.deb`` with: a splash (kept), the
-    same splash again under another name (duplicate), a UI sound (excluded), a file no rule
-    knows (``tick`` is known; ``README.wav`` under doc is not audio of the game, matched by
-    the catch-all -> excluded), and a 23-second ``tick`` recording (cut into segments)."""
+    """A cache folder holding ``pingus-data_0.0-1_all.deb`` with: a chink (kept), the
+    same chink again under another name (duplicate), a cartoon voice (excluded by rule) and
+    a 23-second ``tick`` recording (cut into segments)."""
     if shutil.which("dpkg-deb") is None:
         pytest.skip("dpkg-deb not installed")
     root = tmp_path / "pkg"
     snd = root / "usr/share/games/pingus/data/sounds"
-    _tone(snd / "splash.wav", 300, 0.5, noise=True)
-    shutil.copy(snd / "splash.wav", snd / "splash2.wav")
+    _tone(snd / "chink.wav", 300, 0.5, noise=True)
+    shutil.copy(snd / "chink.wav", snd / "chink2.wav")
     _tone(snd / "ohno.wav", 500, 0.4)
     _tone(snd / "tick.wav", 2000, 23.0, noise=True)
     (root / "DEBIAN").mkdir(parents=True)
