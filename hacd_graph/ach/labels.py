@@ -2,6 +2,12 @@
 
 A concept that is present implies that all its ancestors are present, so every label set
 the library produces is *closed*: it contains each label's ancestors (and so the root).
+
+Also the package's one implementation of two pieces of table arithmetic that the teacher,
+the distillation loss and the metrics share (downstream modules import them from here):
+the ancestor matrix of an ancestor table (:func:`ancestor_pairs`,
+:func:`table_ancestor_matrix`) and the maximum over each concept's descendants
+(:func:`descendant_max`).
 """
 
 from __future__ import annotations
@@ -62,14 +68,56 @@ def is_closed(hierarchy: ConceptHierarchy, labels: Iterable[Label]) -> bool:
     return all(hierarchy.ancestors(i) <= present for i in present)
 
 
+def ancestor_pairs(ancestors: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The ``(c, a)`` pairs of an ancestor table, one per valid entry, in table order.
+
+    Args:
+        ancestors: ``[N, K]`` int table padded with ``-1`` (row ``c`` = ``c`` and its
+            ancestors, ``ConceptHierarchy.ancestor_table()``).
+
+    Returns:
+        ``(rows, cols)``, two int64 tensors on the table's device: ``cols[i]`` is in the row
+        ``rows[i]``.
+    """
+    index = ancestors.long()
+    valid = index >= 0
+    rows = torch.arange(index.shape[0], device=index.device).unsqueeze(1).expand_as(index)
+    return rows[valid], index[valid]
+
+
+def table_ancestor_matrix(ancestors: torch.Tensor) -> torch.Tensor:
+    """BoolTensor ``[N, N]`` of a table: ``M[c, a]`` is true when ``a`` is in row ``c``."""
+    rows, cols = ancestor_pairs(ancestors)
+    matrix = torch.zeros(ancestors.shape[0], ancestors.shape[0], dtype=torch.bool,
+                         device=ancestors.device)
+    matrix[rows, cols] = True
+    return matrix
+
+
 def ancestor_matrix(hierarchy: ConceptHierarchy) -> torch.Tensor:
     """BoolTensor [N, N]: ``M[c, a]`` is true when ``a`` is ``c`` or one of its ancestors."""
-    table = hierarchy.ancestor_table()
-    matrix = torch.zeros(len(hierarchy), len(hierarchy), dtype=torch.bool)
-    rows = torch.arange(len(hierarchy)).unsqueeze(1).expand_as(table)
-    valid = table >= 0
-    matrix[rows[valid], table[valid]] = True
-    return matrix
+    return table_ancestor_matrix(hierarchy.ancestor_table())
+
+
+def descendant_max(values: torch.Tensor, ancestors: torch.Tensor) -> torch.Tensor:
+    """``out[b, a] = max(values[b, a], max over the descendants c of a of values[b, c])``.
+
+    Each value is pushed up into every entry of its concept's table row with one
+    scatter-max (memory ``O(B N K)``, no ``[N, N]`` matrix); differentiable.
+
+    Args:
+        values: ``[B, N]`` float.
+        ancestors: ``[N, K]`` ancestor table padded with ``-1`` (row ``c`` holds ``c``).
+
+    Returns:
+        ``[B, N]`` in the dtype of ``values``, with ``out[:, parent] >= out[:, child]``.
+    """
+    table = ancestors.to(values.device).long()
+    batch, width = values.shape[0], table.shape[1]
+    own = torch.arange(table.shape[0], device=values.device).unsqueeze(1).expand_as(table)
+    index = torch.where(table >= 0, table, own).reshape(1, -1)  # padding points at c itself
+    src = values.unsqueeze(2).expand(-1, -1, width).reshape(batch, -1)  # [B, N*K]
+    return values.scatter_reduce(1, index.expand(batch, -1), src, reduce="amax")
 
 
 def multi_hot(
@@ -110,12 +158,5 @@ def close_multi_hot(hierarchy: ConceptHierarchy, targets: torch.Tensor) -> torch
             f"targets have {targets.shape[-1]} columns "
             f"but the hierarchy has {len(hierarchy)} concepts"
         )
-    table = hierarchy.ancestor_table().to(targets.device)  # [N, K]
-    own = torch.arange(len(hierarchy), device=targets.device).unsqueeze(1).expand_as(table)
-    index = torch.where(table >= 0, table, own).reshape(1, -1)  # padding points at c itself
-    values = targets.to(torch.float32)
-    batch = values.shape[0]
-    src = values.unsqueeze(2).expand(-1, -1, table.shape[1]).reshape(batch, -1)  # [B, N*K]
-    # out[b, a] = max over c with a in A[c] of targets[b, c]
-    out = values.clone().scatter_reduce_(1, index.expand(batch, -1), src, reduce="amax")
+    out = descendant_max(targets.to(torch.float32), hierarchy.ancestor_table())
     return out.to(targets.dtype)

@@ -143,15 +143,16 @@ def ancestor_matrix(ancestors: Tensor, dtype: torch.dtype = torch.float32) -> Te
         dtype: value dtype of the matrix.
 
     Returns:
-        A ``torch.sparse_csr`` tensor with one stored 1 per valid table entry.
+        A ``torch.sparse_csr`` tensor with one stored 1 per valid table entry (the pairs of
+        :func:`hacd_graph.ach.labels.ancestor_pairs`).
     """
+    from hacd_graph.ach.labels import ancestor_pairs  # the one implementation, imported late
+
     num_concepts = ancestors.shape[0]
-    index = ancestors.long()
-    valid = index >= 0
-    rows = torch.arange(num_concepts, device=index.device).unsqueeze(1).expand_as(index)
+    rows, cols = ancestor_pairs(ancestors)
     coo = torch.sparse_coo_tensor(
-        torch.stack([rows[valid], index[valid]]),
-        torch.ones(int(valid.sum()), dtype=dtype, device=index.device),
+        torch.stack([rows, cols]),
+        torch.ones(rows.numel(), dtype=dtype, device=ancestors.device),
         (num_concepts, num_concepts),
         check_invariants=False,
     ).coalesce()

@@ -25,6 +25,7 @@ import numpy as np
 import torch
 
 from hacd_graph.ach import ConceptHierarchy
+from hacd_graph.ach.labels import table_ancestor_matrix
 
 
 def _np(x: np.ndarray | torch.Tensor) -> np.ndarray:
@@ -84,11 +85,8 @@ def hierarchical_prf(pred: np.ndarray, targets: np.ndarray, ancestors: np.ndarra
     Returns:
         ``(hP, hR, hF1)``; 0 where undefined.
     """
-    n = ancestors.shape[0]
-    rows = np.repeat(np.arange(n), ancestors.shape[1])
-    cols = ancestors.ravel()
-    closure = np.zeros((n, n), dtype=np.float64)  # closure[c, a] = 1 for a in A[c]
-    closure[rows[cols >= 0], cols[cols >= 0]] = 1  # (ach.labels.ancestor_matrix, from a table)
+    # closure[c, a] = 1 for a in A[c]
+    closure = table_ancestor_matrix(torch.as_tensor(ancestors)).numpy().astype(np.float64)
 
     def close(x: np.ndarray) -> np.ndarray:
         out = (x.astype(np.float64) @ closure) > 0

@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from hacd_graph.ach.labels import descendant_max
 from hacd_graph.teacher.marginals import log_marginals, marginal_bce
 
 LOSSES = ("marginal_bce", "chmcnn", "bce")
@@ -24,8 +25,8 @@ LOSSES = ("marginal_bce", "chmcnn", "bce")
 def max_constraint(scores: Tensor, ancestors: Tensor) -> Tensor:
     """C-HMCNN's max-constraint module: ``MCM(h)_c = max_{d ∈ {c} ∪ desc(c)} h_d``.
 
-    Each concept's score is pushed up into all its ancestors with a scatter-max along the
-    ancestor table (memory ``O(B N K)``, no ``[N, N]`` matrix).
+    :func:`hacd_graph.ach.labels.descendant_max` (the package's one implementation of the
+    max over descendants): memory ``O(B N K)``, no ``[N, N]`` matrix.
 
     Args:
         scores: ``[B, N]`` (probabilities, or any scores).
@@ -34,14 +35,7 @@ def max_constraint(scores: Tensor, ancestors: Tensor) -> Tensor:
     Returns:
         ``[B, N]``, with ``out[:, parent] >= out[:, child]`` for every edge.
     """
-    b, n = scores.shape
-    index = ancestors.long().to(scores.device)
-    valid = index >= 0
-    src_node = torch.arange(n, device=scores.device)[:, None].expand_as(index)[valid]  # [V]
-    dst = index[valid]  # [V]
-    src = scores[:, src_node]  # [B, V]
-    out = scores.new_full((b, n), float("-inf"))
-    return out.scatter_reduce(1, dst.expand(b, -1), src, reduce="amax", include_self=True)
+    return descendant_max(scores, ancestors)
 
 
 def chmcnn_loss(marginal_logits: Tensor, targets: Tensor, ancestors: Tensor) -> Tensor:

@@ -6,12 +6,15 @@ import torch
 from hacd_graph.ach import ConceptHierarchy
 from hacd_graph.ach.labels import (
     ancestor_matrix,
+    ancestor_pairs,
     close_ids,
     close_labels,
     close_multi_hot,
+    descendant_max,
     is_closed,
     label_indices,
     multi_hot,
+    table_ancestor_matrix,
 )
 
 
@@ -68,3 +71,18 @@ def test_truncated_labels_follow(core_ach: ConceptHierarchy):
     closed = close_ids(short, ["hacd:fast_arpeggios"])
     assert closed == close_ids(short, ["hacd:playing_technique"])
     assert "hacd:fast_arpeggios" not in short.ids
+
+
+def test_table_arithmetic_is_the_one_the_hierarchy_implies(tiny_ach):
+    """ancestor_pairs / table_ancestor_matrix / descendant_max against the hierarchy's own
+    ancestors and descendants, concept by concept."""
+    table = tiny_ach.ancestor_table()
+    rows, cols = ancestor_pairs(table)
+    assert sorted(zip(rows.tolist(), cols.tolist(), strict=True)) == sorted(
+        (c, a) for c in range(len(tiny_ach)) for a in {c, *tiny_ach.ancestors(c)})
+    assert torch.equal(table_ancestor_matrix(table), ancestor_matrix(tiny_ach))
+    values = torch.randn(4, len(tiny_ach), generator=torch.Generator().manual_seed(0))
+    got = descendant_max(values, table)
+    for c in range(len(tiny_ach)):
+        group = [c, *tiny_ach.descendants(c)]
+        torch.testing.assert_close(got[:, c], values[:, group].max(dim=1).values)

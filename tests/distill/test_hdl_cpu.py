@@ -7,8 +7,8 @@ import torch
 
 from hacd_graph.distill import AncestorPlan, hierarchical_distillation_loss
 from hacd_graph.distill.chain_plan import build_chain_plan
-from hacd_graph.distill.hdl_reference import hdl_reference
 from hacd_graph.distill.hdl_cpu import HDLFunction, extension_name, load_extension
+from hacd_graph.distill.hdl_reference import hdl_reference
 from tests.distill.conftest import (
     AWKWARD_SIZES,
     DTYPES,

@@ -17,8 +17,8 @@ import torch
 from torch import Tensor
 
 from hacd_graph.distill import AncestorPlan, hierarchical_distillation_loss
-from hacd_graph.distill.synthetic_hierarchy import random_ancestor_table
 from hacd_graph.distill.hdl_check import float32_rtol, float64_reference
+from hacd_graph.distill.synthetic_hierarchy import random_ancestor_table
 from tests.distill.conftest import assert_per_entry
 
 CPU_BACKENDS = ("torch", "sparse", "cpu")
