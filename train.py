@@ -64,15 +64,8 @@ def train(argv: list[str]) -> int:
     use_deepspeed = args.local_rank is not None and bool(cfg.deepspeed.enabled)
     ctx = init_distributed(args.local_rank, use_deepspeed=use_deepspeed)
     out = run_pipeline(cfg, ctx, use_deepspeed)
-    if ctx.is_main:
-        summary = {"run_dir": str(out["run_dir"]), "seconds": out["seconds"]}
-        if out["teacher"] is not None:
-            m = out["teacher"].metrics
-            summary["teacher"] = {k: m["eval"].get(k) for k in
-                                  ("mAP_macro", "mAP_micro", "hF1", "violation_rate")}
-            summary["teacher"]["engine"] = m["engine"]
-            summary["teacher"]["world_size"] = m["world_size"]
-        print(json.dumps(summary, indent=2))
+    if ctx.is_main:  # the run's summary.json, also when the folder is read-only
+        print(json.dumps(out["summary"], indent=2))
     return 0
 
 
