@@ -32,10 +32,31 @@ def test_waveform_and_features_paths_agree(tiny_ach):
 
 
 def test_specaugment_only_in_training(tiny_ach):
-    model = TeacherModel(tiny_ach, _teacher(), TINY_GNN)
+    """What reaches the backbone: masked bands in training mode, the features untouched in
+    eval mode or with SpecAugment off (robustness off, so nothing else varies them)."""
     feats = torch.randn(2, 51, 16)
-    model.eval()
-    torch.testing.assert_close(model(features=feats).logits, model(features=feats).logits)
+    seen = []
+
+    def backbone_input(model):
+        seen.clear()
+        model(features=feats)
+        return seen[0]
+
+    def build(specaugment):
+        model = TeacherModel(tiny_ach, _teacher(robustness={"enabled": False},
+                                                specaugment=specaugment), TINY_GNN)
+        model.backbone.register_forward_pre_hook(lambda module, args: seen.append(args[0]))
+        return model
+
+    model = build(True).train()
+    torch.manual_seed(0)
+    masked = backbone_input(model) != feats
+    assert masked.any(), "training mode with SpecAugment left the features untouched"
+    for i in range(2):  # whole time steps and whole bands, as SpecAugment masks
+        rows, cols = masked[i].all(dim=1), masked[i].all(dim=0)
+        assert torch.equal(masked[i], rows[:, None] | cols[None, :])
+    assert torch.equal(backbone_input(model.eval()), feats)
+    assert torch.equal(backbone_input(build(False).train()), feats)
 
 
 def test_cnn_backbone_shapes():
