@@ -58,7 +58,8 @@ def save_llm(folder: Path, hidden: int, layers: int, vocab: int) -> int:
     torch.manual_seed(0)
     model = LlamaForCausalLM(LlamaConfig(
         vocab_size=vocab, hidden_size=hidden, intermediate_size=int(hidden * 8 / 3) // 64 * 64,
-        num_hidden_layers=layers, num_attention_heads=hidden // 64, num_key_value_heads=hidden // 64,
+        num_hidden_layers=layers, num_attention_heads=hidden // 64,
+        num_key_value_heads=hidden // 64,
         max_position_embeddings=512, tie_word_embeddings=False,
         bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
         pad_token_id=tokenizer.pad_token_id))

@@ -23,7 +23,7 @@ import logging
 import os
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -214,8 +214,3 @@ class RunDirectory:
         if self.is_main and self.writable:
             write_json_atomic(self.path / "summary.json",
                               {"schema": SUMMARY_SCHEMA, "written_at": _utc(), **summary})
-
-
-def plan_dict(plan: StagePlan) -> dict[str, Any]:
-    """A plan as plain JSON."""
-    return asdict(plan)

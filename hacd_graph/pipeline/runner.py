@@ -162,8 +162,11 @@ def _run_stages(cfg: DictConfig, plans: list[StagePlan], run: RunDirectory,
                      name, record.get("finished_at", "?"), plan.fingerprint)
         else:
             if plan.action == "resume":
-                log.info("%s: resuming an interrupted run (fingerprint %s)", name,
-                         plan.fingerprint)
+                pointer = run.path / name / "ckpt" / "latest"
+                where = (f"checkpoint {pointer.read_text().strip()}" if pointer.is_file()
+                         else "its start (no checkpoint was written)")
+                log.info("%s: resuming an interrupted run from %s (fingerprint %s)", name,
+                         where, plan.fingerprint)
             else:
                 log.info("%s: running (fingerprint %s)", name, plan.fingerprint)
             run.write_record(plan, "running")
