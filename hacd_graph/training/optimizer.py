@@ -46,8 +46,8 @@ def named_groups(model: nn.Module, optimizer_groups: GroupsFn | None,
         parameter are dropped.
 
     Raises:
-        ValueError: unknown keys, a duplicate name, a parameter in two groups, a trainable
-            parameter in none, or no trainable parameter at all.
+        ValueError: unknown keys, no ``params``, a duplicate name, a parameter in two
+            groups, a trainable parameter in none, or no trainable parameter at all.
     """
     trainable = [p for p in model.parameters() if p.requires_grad]
     if not trainable:
@@ -62,6 +62,8 @@ def named_groups(model: nn.Module, optimizer_groups: GroupsFn | None,
         if unknown:
             raise ValueError(f"optimizer group {i} has unknown key(s) {unknown}; "
                              f"a group may set {sorted(GROUP_KEYS)}")
+        if "params" not in group:
+            raise ValueError(f"optimizer group {i} ({group.get('name', '?')}) has no 'params'")
         name = str(group.get("name", f"group{i}"))
         if name in names:
             raise ValueError(f"two optimizer groups are named {name!r}")

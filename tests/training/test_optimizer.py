@@ -105,6 +105,8 @@ def test_inconsistent_groups_are_named():
     with pytest.raises(ValueError, match=r"unknown key\(s\) \['momentum'\]"):
         build_optimizer(model, cfg, lambda m: [
             {"name": "a", "params": m.parameters(), "momentum": 0.9}])
+    with pytest.raises(ValueError, match=r"group 0 \(a\) has no 'params'"):
+        build_optimizer(model, cfg, lambda m: [{"name": "a", "lr": 1.0}])
     with pytest.raises(ValueError, match="two optimizer groups are named 'a'"):
         build_optimizer(model, cfg, lambda m: [{"name": "a", "params": m.encoder.parameters()},
                                                {"name": "a", "params": m.head.parameters()}])
