@@ -42,11 +42,20 @@ def _config(args: argparse.Namespace):
         preset=args.preset,
         cooccurrence=tuple(args.cooccurrence or ()),
         background_intensity=args.crowd,
+        bank=str(Path(args.bank).resolve()) if args.bank else None,
+        bank_packages=tuple(args.bank_packages or ()),
+        bank_prob=args.bank_prob,
     )
 
 
 def _add_scene_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0, help="data set seed (default 0)")
+    p.add_argument("--bank", default=None, help="a sound bank (hacd-graph data soundbank) "
+                   "whose recordings join the scenes as foreground events")
+    p.add_argument("--bank-packages", nargs="+", default=None, metavar="NAME",
+                   help="bank packages to draw from (default all; e.g. the training split)")
+    p.add_argument("--bank-prob", type=float, default=0.5,
+                   help="probability that a scene gets bank events (default 0.5)")
     p.add_argument("--sample-rate", type=positive_int, default=16000, help="Hz (default 16000)")
     p.add_argument("--duration", type=positive_float, default=4.0,
                    help="clip length in seconds (default 4)")

@@ -140,7 +140,12 @@ def scene_labels(record: SceneRecord, ach: ConceptHierarchy) -> list[str]:
     from hacd_graph.ach.labels import close_ids
 
     ids = scene_concepts(record)
-    known = set(ach.ids)
-    for event in record.bank_events:  # real recordings: the bank's labels this ACH knows
-        ids.update(c for c in event.labels if c in known)
+    if record.bank_events:  # real recordings: their MIDs as this ACH knows them
+        from hacd_graph.ach.vocabulary import MidResolver
+
+        known, resolver = set(ach.ids), MidResolver(ach)
+        for event in record.bank_events:
+            ids.update(c for c in event.labels if c in known)
+            for mid in event.audioset:
+                ids.update(ach.ids[i] for i in resolver.direct(mid))
     return close_ids(ach, sorted(ids))
