@@ -48,6 +48,21 @@ def test_cached_features_equal_the_front_end_and_are_reused(tiny_clips, core):
     assert torch.equal(feats, again)
 
 
+def test_cached_features_of_the_ast_input(tiny_clips, core):
+    """For the AST backbone the cache holds AST's fbank, keyed apart from the log-mel."""
+    from hacd_graph.data.features import FbankConfig
+    from hacd_graph.teacher.frontend import ASTFbank, num_frames
+
+    cfg = FbankConfig(num_mel_bins=16)
+    clips = open_clips(tiny_clips / "eval", core, 16000)
+    feats = cached_features(clips, cfg, show_progress=False)
+    assert feats.shape == (6, num_frames(cfg, 8000), 16)
+    direct = ASTFbank(cfg)(clips.dataset[2]["audio"])
+    torch.testing.assert_close(feats[2].float(), direct, atol=0.01, rtol=0.01)
+    logmel = cached_features(clips, LogMelConfig(n_mels=16), show_progress=False)
+    assert logmel.shape[1] != feats.shape[1] or not torch.equal(logmel, feats)
+
+
 def test_epoch_order_shards_ranks_evenly():
     a = epoch_order(23, seed=0, epoch=1, rank=0, world_size=2, batch_size=5)
     b = epoch_order(23, seed=0, epoch=1, rank=1, world_size=2, batch_size=5)
