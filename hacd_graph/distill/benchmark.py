@@ -174,10 +174,16 @@ def provenance(device: torch.device) -> dict[str, Any]:
                      if line.startswith("model name")]
         cpu = names[0] if names else cpu
     commit = _run(["git", "rev-parse", "HEAD"])
-    dirty = bool(_run(["git", "status", "--porcelain", "--untracked-files=no"]))
+    root = _run(["git", "rev-parse", "--show-toplevel"])
+    # uncommitted edits to tracked files of the library or the extension's sources
+    dirty_files = [line[3:] for line in _run(
+        ["git", "-C", root or ".", "status", "--porcelain", "--untracked-files=no", "--",
+         "hacd_graph", "cuda_ext"]).splitlines()] if commit else []
+    dirty = bool(dirty_files)
     info: dict[str, Any] = {
         "git": (commit[:12] + ("-dirty" if dirty else "")) if commit else "unknown",
         "git_commit": commit or None, "git_dirty": dirty if commit else None,
+        "git_dirty_files": dirty_files,
         "cpu": cpu, "cores": os.cpu_count(), "torch_threads": torch.get_num_threads(),
         "python": platform.python_version(), "torch": torch.__version__,
         "cuda": torch.version.cuda, "platform": platform.platform(),

@@ -2,9 +2,11 @@
 //
 // Rows are split over threads (at::parallel_for, OpenMP). float32/float16/bfloat16 rows go
 // eight at a time through the AVX2 block kernel (hdl_cpu_block_avx2.cpp), which walks the
-// table's chain plan, when the CPU has AVX2+FMA+F16C and the plan is given; float64 rows,
-// and every row otherwise, go one at a time through the portable scalar kernel below, which
-// is also the readable statement of the algorithm.
+// table's chain plan, when the CPU has AVX2+FMA+F16C and the plan is given, as long as every
+// |z/T| of the block is at most 40 (hdl_cpu_block.h); float64 rows, blocks beyond that
+// range, and every row otherwise, go one at a time through the portable scalar kernel below:
+// the exact formulation of ../hdl_math.h (shared with the CUDA kernel), which is also the
+// readable statement of the algorithm.
 #include "hdl_cpu.h"
 
 #include <ATen/Dispatch.h>

@@ -16,8 +16,8 @@
 //   compute_grad      return the gradient with respect to the student logits.
 //   chains            the CPU kernel's walk over the table: the tensors of its
 //                     hacd_graph.distill.chain_plan.ChainPlan (order, base, residual_t,
-//                     residual_count, slot; int32), built and cached once per table in
-//                     Python. The vectorised CPU kernel walks it; without it (an empty
+//                     residual_count, slot; int32), built once per hierarchy and carried
+//                     by its AncestorPlan. The vectorised CPU kernel walks it; without it (an empty
 //                     list) CPU rows go through the portable scalar kernel. Ignored on CUDA.
 //
 // Returns (loss, grad), each an empty tensor when not requested:
