@@ -218,7 +218,9 @@ def hierarchical_distillation_loss(
             per hierarchy (``AncestorPlan.from_hierarchy(ach).to(device)``: checked once,
             its chain plan kept), or the ``[N, K]`` int32/int64 table itself (row ``c`` is
             ``c`` and its ancestors, padded with ``-1``; ``ConceptHierarchy.ancestor_table()``),
-            which is then checked and planned for this call only.
+            which is then checked and, for the fused CPU and Triton backends, planned for
+            this call only (about 0.1-0.3 s at N = 4096 on a CPU, several times the kernel:
+            a training loop should pass a plan).
         weights: optional ``[N]`` node weights (default all ones).
         temperature: distillation temperature :math:`T > 0`.
         reduction: ``"batchmean"`` (sum / B), ``"sum"`` or ``"none"``.
