@@ -187,8 +187,10 @@ class DistillStage:
 
     def export(self, model: nn.Module, state_dict: Mapping[str, torch.Tensor],
                out_dir: Path) -> None:
+        from hacd_graph.training.engine import load_trained_state
+
         fresh, tokenizer = self.student.build()
-        fresh.load_state_dict(state_dict)
+        load_trained_state(fresh, state_dict, out_dir / "model.pt")
         fresh.audio_lm.save_pretrained(out_dir / "audio_lm", tokenizer=tokenizer)
         save_torch_atomic(fresh.concept_embeddings.detach().cpu(),
                           out_dir / "concept_embeddings.pt")

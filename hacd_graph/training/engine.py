@@ -92,8 +92,41 @@ class Engine:
         raise NotImplementedError
 
     def full_state_dict(self) -> dict[str, torch.Tensor]:
-        """The complete weights on the CPU (collective under ZeRO-3: call on every rank)."""
+        """The trained weights (``trained_state``: frozen parameters left out), on the CPU,
+        complete on rank 0 (collective under ZeRO-3: call on every rank)."""
         raise NotImplementedError
+
+
+def frozen_names(module: nn.Module) -> set[str]:
+    """State-dict names of the parameters that do not train (a frozen base LLM)."""
+    return {n for n, p in module.named_parameters(remove_duplicate=False)
+            if not p.requires_grad}
+
+
+def trained_state(module: nn.Module, state: Mapping[str, torch.Tensor]
+                  ) -> dict[str, torch.Tensor]:
+    """The entries of ``state`` that training changes: trainable parameters and buffers.
+
+    Frozen parameters (a base LLM under LoRA) are left out of checkpoints and exported
+    weights: they are what ``stage.build_model()`` builds again from their own files.
+    """
+    frozen = frozen_names(module)
+    return {k: v.detach().cpu() for k, v in state.items() if k not in frozen}
+
+
+def load_trained_state(module: nn.Module, state: Mapping[str, torch.Tensor],
+                       where: Path) -> None:
+    """Load what :func:`trained_state` kept; every missing entry must be a frozen one.
+
+    Raises:
+        RuntimeError: entries that the module does not have, or trainable ones missing.
+    """
+    missing, unexpected = module.load_state_dict(dict(state), strict=False)
+    frozen = frozen_names(module)
+    absent = [k for k in missing if k not in frozen]
+    if unexpected or absent:
+        raise RuntimeError(f"{where} does not fit this model: unexpected {unexpected[:5]}, "
+                           f"missing trainable {absent[:5]}")
 
 
 class _DataclassAsDict(nn.Module):
@@ -217,20 +250,21 @@ class TorchEngine(Engine):
         if not self.is_main:  # DDP keeps the ranks identical: rank 0 writes for all
             return
         torch.save(
-            {"model": self.module.state_dict(), "optimizer": self.optimizer.state_dict(),
+            {"model": trained_state(self.module, self.module.state_dict()),
+             "optimizer": self.optimizer.state_dict(),
              "scheduler": self.scheduler.state_dict(), "client_state": dict(client_state)},
             folder / STATE_FILE,
         )
 
     def load(self, folder: Path) -> dict[str, Any]:
         state = torch.load(folder / STATE_FILE, map_location="cpu", weights_only=False)
-        self.module.load_state_dict(state["model"])
+        load_trained_state(self.module, state["model"], folder)
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
         return state["client_state"]
 
     def full_state_dict(self) -> dict[str, torch.Tensor]:
-        return {k: v.detach().cpu() for k, v in self.module.state_dict().items()}
+        return trained_state(self.module, self.module.state_dict())
 
 
 def deepspeed_config(cfg: TrainerConfig, user: Mapping[str, Any]) -> dict[str, Any]:
@@ -290,20 +324,19 @@ class DeepSpeedEngine(Engine):
     def save(self, folder: Path, client_state: Mapping[str, Any]) -> None:
         self.engine.save_checkpoint(
             str(folder.parent), tag=folder.name, client_state=dict(client_state),
-            save_latest=False,
+            save_latest=False, exclude_frozen_parameters=True,
         )
 
     def load(self, folder: Path) -> dict[str, Any]:
-        path, client_state = self.engine.load_checkpoint(str(folder.parent), tag=folder.name)
+        path, client_state = self.engine.load_checkpoint(
+            str(folder.parent), tag=folder.name, load_module_strict=False)
         if path is None:
             raise FileNotFoundError(f"DeepSpeed could not load the checkpoint in {folder}")
         return client_state
 
     def full_state_dict(self) -> dict[str, torch.Tensor]:
         if self.zero_stage < 3:
-            return {k: v.detach().cpu() for k, v in self.module.state_dict().items()}
-        import deepspeed
-
-        params = list(self.module.parameters())
-        with deepspeed.zero.GatheredParameters(params, modifier_rank=None):
-            return {k: v.detach().cpu().clone() for k, v in self.module.state_dict().items()}
+            return trained_state(self.module, self.module.state_dict())
+        # DeepSpeed gathers the partitions layer by layer onto rank 0 (empty elsewhere)
+        state = self.engine._zero3_consolidated_16bit_state_dict(exclude_frozen_parameters=True)
+        return {k: v.detach().cpu() for k, v in (state or {}).items()}
