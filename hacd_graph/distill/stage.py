@@ -33,6 +33,7 @@ from hacd_graph.ach import ConceptHierarchy
 from hacd_graph.atomic_io import save_torch_atomic, write_json_atomic
 from hacd_graph.bridge import AudioPromptProcessor
 from hacd_graph.distill.agreement import teacher_agreement
+from hacd_graph.distill.ancestor_plan import AncestorPlan
 from hacd_graph.distill.hdl import hierarchical_distillation_loss
 from hacd_graph.distill.student import DistillModel, StudentSpec
 from hacd_graph.distill.teacher_cache import TeacherOutputs
@@ -126,6 +127,7 @@ class DistillStage:
                  config: DistillConfig, train: DistillData, eval: DistillData,
                  batch_size: int, seed: int = 0, hdl: bool = True):
         self.ach, self.loss_table, self.student, self.config = ach, loss_table, student, config
+        self._plans: dict[torch.device, AncestorPlan] = {}  # the loss table's, per device
         self.train, self.eval = train, eval
         self.batch_size, self.seed = batch_size, seed
         self.hdl = hdl
@@ -203,9 +205,15 @@ class DistillStage:
 
     # --- helpers ------------------------------------------------------------------------
 
+    def plan(self, device: torch.device) -> AncestorPlan:
+        """The loss table's :class:`AncestorPlan` on ``device`` (built and moved once)."""
+        if device not in self._plans:
+            self._plans[device] = AncestorPlan.from_table(self.loss_table).to(device)
+        return self._plans[device]
+
     def student_probs(self, concept_logits: torch.Tensor) -> torch.Tensor:
         """The student's marginal probabilities ``[B, N]`` from its head's logits."""
-        table = self.loss_table.to(concept_logits.device)
+        table = self.plan(concept_logits.device).table
         return log_marginals(concept_logits.float(), table).exp()
 
     def _batch(self, data: DistillData, idx: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -228,8 +236,8 @@ class DistillStage:
                     concept_probs=batch["concept_probs"].to(dtype), labels=batch["labels"])
         hdl = hierarchical_distillation_loss(
             out.concept_logits.float(), batch["teacher_logits"].float(),
-            self.loss_table.to(out.concept_logits.device),
-            temperature=self.config.temperature, backend=self.config.backend)
+            self.plan(out.concept_logits.device), temperature=self.config.temperature,
+            backend=self.config.backend)
         return out, hdl
 
 
