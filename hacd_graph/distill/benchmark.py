@@ -176,7 +176,7 @@ def provenance(device: torch.device) -> dict[str, Any]:
     commit = _run(["git", "rev-parse", "HEAD"])
     root = _run(["git", "rev-parse", "--show-toplevel"])
     # uncommitted edits to tracked files of the library or the extension's sources
-    dirty_files = [line[3:] for line in _run(
+    dirty_files = [line.split(None, 1)[-1] for line in _run(
         ["git", "-C", root or ".", "status", "--porcelain", "--untracked-files=no", "--",
          "hacd_graph", "cuda_ext"]).splitlines()] if commit else []
     dirty = bool(dirty_files)
