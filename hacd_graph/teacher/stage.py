@@ -94,21 +94,22 @@ class TeacherStage:
         return waveform_batches(self.train, order, self.num_workers)
 
     def training_step(self, model: nn.Module, batch: dict) -> StepResult:
+        dtype = next(model.parameters()).dtype  # bf16/fp16 under DeepSpeed: batches follow
         if "features" in batch:
-            out = model(features=batch["features"])
+            out = model(features=batch["features"].to(dtype))
         else:
-            out = model(waveform=batch["audio"])
+            out = model(waveform=batch["audio"].to(dtype))
         targets = batch["target"]
-        loss = teacher_loss(self.teacher.loss, out.logits, targets,
+        loss = teacher_loss(self.teacher.loss, out.logits.float(), targets,
                             self.ancestors.to(targets.device))
         return StepResult(loss, len(targets), {})
 
     def predict(self, model: nn.Module, features: torch.Tensor) -> torch.Tensor:
         """Marginal concept probabilities ``[C, N]`` of cached ``features`` ``[C, T, M]``."""
-        device = next(model.parameters()).device
+        param = next(model.parameters())
         probs = []
         for start in range(0, len(features), self.eval_batch_size):
-            batch = features[start : start + self.eval_batch_size].float().to(device)
+            batch = features[start : start + self.eval_batch_size].to(param.device, param.dtype)
             probs.append(model(features=batch).probs.float().cpu())
         return torch.cat(probs)
 
