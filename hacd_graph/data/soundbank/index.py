@@ -22,17 +22,21 @@ class BankIndex:
         root: the bank folder.
         entries: the manifest entries of the allowed packages (``source_package`` in
             ``packages``; all when ``packages`` is empty).
+        weights: draw probability of each entry (uniform, or balanced by rule).
     """
 
     root: Path
     entries: tuple[dict[str, Any], ...]
+    weights: tuple[float, ...] = ()
 
     def __len__(self) -> int:
         return len(self.entries)
 
     def draw(self, rng: np.random.Generator) -> dict[str, Any]:
-        """A clip's manifest entry, uniformly at random."""
-        return self.entries[int(rng.integers(len(self.entries)))]
+        """A clip's manifest entry, drawn with ``weights`` (uniform when empty)."""
+        if not self.weights:
+            return self.entries[int(rng.integers(len(self.entries)))]
+        return self.entries[int(rng.choice(len(self.entries), p=np.asarray(self.weights)))]
 
     def audio(self, entry: dict[str, Any], sample_rate: int) -> np.ndarray:
         """The clip's mono float32 samples at ``sample_rate``."""
@@ -42,8 +46,12 @@ class BankIndex:
 
 
 @lru_cache(maxsize=8)
-def load_bank(folder: str, packages: tuple[str, ...] = ()) -> BankIndex:
+def load_bank(folder: str, packages: tuple[str, ...] = (), balance: bool = False) -> BankIndex:
     """The bank at ``folder`` restricted to ``packages`` (empty: every package).
+
+    With ``balance``, every labelling rule (package and rule line) is drawn equally often,
+    its clips uniformly within it; otherwise every clip is (and the 1,735 instrument notes
+    of the two instrument packages would make up most draws).
 
     Raises:
         FileNotFoundError: no manifest in ``folder`` (says how to build one).
@@ -59,4 +67,13 @@ def load_bank(folder: str, packages: tuple[str, ...] = ()) -> BankIndex:
                if not packages or e["source_package"] in packages]
     if not entries:
         raise ValueError(f"the bank at {root} has no clip of packages {list(packages)}")
-    return BankIndex(root, tuple(entries))
+    if not balance:
+        return BankIndex(root, tuple(entries))
+    from collections import Counter
+
+    def rule(e: dict[str, Any]) -> tuple[str, Any]:
+        return e["source_package"], e.get("rule")
+
+    count = Counter(rule(e) for e in entries)
+    w = np.array([1.0 / count[rule(e)] for e in entries])
+    return BankIndex(root, tuple(entries), tuple((w / w.sum()).tolist()))

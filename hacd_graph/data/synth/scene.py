@@ -59,6 +59,8 @@ class SceneConfig:
             empty: every package).
         bank_prob: probability that a clip gets bank events (default 0.5).
         bank_max_events: most bank events per clip (default 2).
+        bank_balance: draw every labelling rule of the bank equally often rather than every
+            clip (default ``True``: the instrument notes would otherwise dominate).
     """
 
     sample_rate: int = 16000
@@ -77,6 +79,7 @@ class SceneConfig:
     bank_packages: tuple[str, ...] = ()
     bank_prob: float = 0.5
     bank_max_events: int = 2
+    bank_balance: bool = True
 
     def __post_init__(self) -> None:
         if not 1 <= self.min_foreground <= self.max_foreground <= 4:
@@ -160,7 +163,7 @@ def _bank_events(
     rng = np.random.default_rng(np.random.SeedSequence([int(seed), int(index), _BANK_STREAM]))
     if rng.random() >= config.bank_prob:
         return []
-    bank = load_bank(str(config.bank), tuple(config.bank_packages))
+    bank = load_bank(str(config.bank), tuple(config.bank_packages), config.bank_balance)
     sr = config.sample_rate
     events = []
     for _ in range(int(rng.integers(1, config.bank_max_events + 1))):

@@ -69,3 +69,15 @@ def test_synth_command_takes_a_bank(tiny_bank, tmp_path):
     for e in read_manifest(out):  # the command labels over the core ACH: moo is hacd:moo
         assert {b["package"] for b in e["record"]["bank_events"]} == {"pkg-b"}
         assert "hacd:moo" in e["labels"]
+
+
+def test_balanced_draws_weigh_rules_equally(tmp_path):
+    root = tmp_path / "b"
+    root.mkdir()
+    rows = [{"id": f"c{i}", "audio": "x.wav", "labels": [], "source_package": "p",
+             "rule": 1 if i < 3 else 2} for i in range(4)]
+    (root / "manifest.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    load_bank.cache_clear()
+    assert load_bank(str(root)).weights == ()
+    w = load_bank(str(root), (), True).weights
+    assert np.allclose(w, [1 / 6, 1 / 6, 1 / 6, 1 / 2])
