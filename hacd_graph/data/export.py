@@ -28,7 +28,7 @@ import numpy as np
 import soundfile as sf
 
 from hacd_graph.atomic_io import write_bytes_atomic
-from hacd_graph.data.synth.scene import SceneConfig
+from hacd_graph.data.synth.scene import SceneConfig, scene_settings
 
 MANIFEST = "manifest.jsonl"
 PARTIAL = "manifest.partial.jsonl"
@@ -156,7 +156,7 @@ def write_synthetic(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     config = config or SceneConfig()
-    claim_folder(out, {"seed": seed, "config": asdict(config)})
+    claim_folder(out, {"seed": seed, "config": scene_settings(config)})
     partial = out / PARTIAL
     manifest = out / MANIFEST
     done = _done_indices(partial)

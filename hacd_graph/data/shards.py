@@ -24,7 +24,7 @@ from hacd_graph.data.export import (
     wav_bytes,
     worker_context,
 )
-from hacd_graph.data.synth.scene import SceneConfig
+from hacd_graph.data.synth.scene import SceneConfig, scene_settings
 
 
 def _tar_add(tar: tarfile.TarFile, name: str, data: bytes) -> None:
@@ -147,7 +147,7 @@ def write_synthetic_shards(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     config = config or SceneConfig()
-    claim_folder(out, {"seed": seed, "config": asdict(config), "shard_size": shard_size})
+    claim_folder(out, {"seed": seed, "config": scene_settings(config), "shard_size": shard_size})
     count = (n + shard_size - 1) // shard_size
     paths = [out / f"shard-{k:06d}.tar" for k in range(count)]
     todo = [k for k in range(count) if not paths[k].exists()]

@@ -9,7 +9,7 @@ regenerated alone, in any order, in any process.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import numpy as np
 
@@ -99,6 +99,19 @@ class SceneConfig:
         for p in self.places or ():
             if p not in PLACES:
                 raise ValueError(f"unknown place {p!r}; known: {sorted(PLACES)}")
+
+
+_BANK_FIELDS = ("bank", "bank_packages", "bank_prob", "bank_max_events", "bank_balance")
+
+
+def scene_settings(config: SceneConfig) -> dict:
+    """``config`` as the dict a data folder records (``export.claim_folder``): the bank
+    fields only when a bank is set, so folders generated before the bank existed resume."""
+    d = asdict(config)
+    if config.bank is None:
+        for k in _BANK_FIELDS:
+            d.pop(k)
+    return d
 
 
 def clip_rng(seed: int, index: int) -> np.random.Generator:

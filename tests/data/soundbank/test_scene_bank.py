@@ -81,3 +81,13 @@ def test_balanced_draws_weigh_rules_equally(tmp_path):
     assert load_bank(str(root)).weights == ()
     w = load_bank(str(root), (), True).weights
     assert np.allclose(w, [1 / 6, 1 / 6, 1 / 6, 1 / 2])
+
+
+def test_folders_without_a_bank_record_no_bank_settings(tmp_path):
+    """Data folders made before the bank existed keep resuming: no bank keys recorded."""
+    from hacd_graph.data.export import write_synthetic
+
+    write_synthetic(tmp_path / "s", 1, seed=0, config=SceneConfig(duration_s=0.5),
+                    progress=False)
+    settings = json.loads((tmp_path / "s" / "synth_settings.json").read_text())
+    assert not any(k.startswith("bank") for k in settings["config"])
