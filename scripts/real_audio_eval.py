@@ -136,6 +136,7 @@ def main(argv: list[str] | None = None) -> int:
     from hacd_graph.teacher.stage import TeacherStage
     from hacd_graph.training import DistributedContext, TrainerConfig, config_from_mapping, fit
 
+    revision = git_revision()  # taken at the start: the code that produced the figures
     bank, out = Path(args.bank), Path(args.out)
     cfg = compose_config("distill_gnn", ["data=synth_real", f"trainer.max_steps={args.steps}",
                                          "trainer.eval_every=0", *args.overrides])
@@ -202,7 +203,7 @@ def main(argv: list[str] | None = None) -> int:
              f"Training packages (mixed arm only): {', '.join(train_pkgs)}.",
              f"{args.train_clips} training scenes of {duration:g} s per arm, "
              f"{trainer.max_steps} steps, batch {trainer.batch_size}; "
-             f"revision {git_revision()}.", "",
+             f"revision {revision}.", "",
              "| metric | " + " | ".join(arms) + " |", "|---" * (len(arms) + 1) + "|"]
     for k in keys:
         vals = [results[a].get(k, float("nan")) for a in arms]
@@ -211,7 +212,7 @@ def main(argv: list[str] | None = None) -> int:
     table = "\n".join(lines) + "\n"
     write_text_atomic(out / "real_eval.md", table)
     write_json_atomic(out / "real_eval.json", {
-        "revision": git_revision(), "held_out": list(held), "train_packages": list(train_pkgs),
+        "revision": revision, "held_out": list(held), "train_packages": list(train_pkgs),
         "num_clips": len(entries), "results": results, "timings": timings,
         "settings": {"train_clips": args.train_clips, "steps": trainer.max_steps,
                      "batch_size": trainer.batch_size, "duration_s": duration,
