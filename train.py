@@ -20,6 +20,10 @@ import json
 import sys
 import warnings
 
+from hacd_graph.openmp import prefer_passive_waiting
+
+prefer_passive_waiting()  # before torch is imported (hacd_graph/openmp.py says why)
+
 
 def parse_args(argv: list[str] | None = None) -> tuple[argparse.Namespace, list[str]]:
     """Split the command line into ``--config``/``--local_rank`` and Hydra overrides."""

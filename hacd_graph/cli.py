@@ -19,6 +19,7 @@ import sys
 from collections.abc import Sequence
 
 from hacd_graph.errors import ArgumentParser, run_main
+from hacd_graph.openmp import prefer_passive_waiting
 
 # group name -> (module that defines ``register(subparsers) -> None``, one-line help)
 COMMAND_GROUPS: dict[str, tuple[str, str]] = {
@@ -68,6 +69,7 @@ def _run(argv: list[str]) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``hacd-graph`` console script; returns the exit status."""
+    prefer_passive_waiting()  # before a command imports torch (hacd_graph/openmp.py)
     return run_main("hacd-graph", _run, argv)
 
 

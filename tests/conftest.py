@@ -6,6 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from hacd_graph.openmp import prefer_passive_waiting
+
+prefer_passive_waiting()  # the test processes' torch threads sleep while waiting, as the CLI's
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
 
