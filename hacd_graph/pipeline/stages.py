@@ -16,6 +16,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from hacd_graph.ach import ConceptHierarchy, build_ach
+from hacd_graph.data.synth.scene import SceneConfig
 from hacd_graph.gnn import GNNConfig
 from hacd_graph.pipeline.fingerprint import file_digest
 from hacd_graph.teacher import TeacherConfig
@@ -52,6 +53,13 @@ class DataConfig:
         synth_workers: processes generating clips.
         features: ``"cached"`` or ``"on_the_fly"`` log-mel features for training.
         num_workers: DataLoader workers for ``on_the_fly``.
+        bank: a sound bank folder (``hacd-graph data soundbank``) whose recordings join
+            the scenes as foreground events (``SceneConfig.bank``); ``None``: procedural only.
+        bank_packages: the bank packages the scenes draw from (the training split).
+        bank_held_out: packages kept out of every generated clip (the real-audio test set
+            of ``scripts/real_audio_eval.py``); must not overlap ``bank_packages``.
+        bank_prob: probability that a clip gets bank events.
+        bank_max_events: most bank events per clip.
     """
 
     root: str | None = None
@@ -63,6 +71,30 @@ class DataConfig:
     synth_workers: int = 2
     features: str = "cached"
     num_workers: int = 0
+    bank: str | None = None
+    bank_packages: list[str] = dataclasses.field(default_factory=list)
+    bank_held_out: list[str] = dataclasses.field(default_factory=list)
+    bank_prob: float = 0.5
+    bank_max_events: int = 2
+
+    def __post_init__(self) -> None:
+        if self.bank is None and self.bank_packages:
+            raise ValueError("data.bank_packages are given but data.bank is null: build a "
+                             "bank with 'hacd-graph data soundbank --out BANK', then "
+                             "data.bank=BANK")
+        if self.bank is not None and self.bank_held_out and not self.bank_packages:
+            raise ValueError("data.bank_held_out needs data.bank_packages (the training "
+                             "split): without it the scenes draw from every package")
+        both = sorted(set(self.bank_packages) & set(self.bank_held_out))
+        if both:
+            raise ValueError(f"data.bank_packages and data.bank_held_out share {both}: a "
+                             "package is either training or held out")
+
+    def scene(self) -> SceneConfig:
+        """The generator's settings for these clips."""
+        return SceneConfig(duration_s=self.duration_s, bank=self.bank,
+                           bank_packages=tuple(self.bank_packages), bank_prob=self.bank_prob,
+                           bank_max_events=self.bank_max_events)
 
 
 def container(cfg: DictConfig, key: str) -> dict[str, Any]:
@@ -158,9 +190,8 @@ def run_data(cfg: DataConfig, run_dir: Path, ctx: DistributedContext) -> tuple[P
     folders = data_folders(cfg, run_dir)
     if cfg.root is None and ctx.is_main:
         from hacd_graph.data.export import write_synthetic
-        from hacd_graph.data.synth.scene import SceneConfig
 
-        scene = SceneConfig(duration_s=cfg.duration_s)
+        scene = cfg.scene()
         for folder, n, seed in ((folders[0], cfg.train_clips, cfg.train_seed),
                                 (folders[1], cfg.eval_clips, cfg.eval_seed)):
             write_synthetic(folder, n, seed=seed, config=scene, workers=cfg.synth_workers,

@@ -190,7 +190,7 @@ SECTIONS: tuple[Section, ...] = (
             {"train_clips": at_least(1), "eval_clips": at_least(1), "duration_s": above(0),
              "synth_workers": at_least(1), "features": one_of("cached", "on_the_fly"),
              "num_workers": at_least(0)},
-            {"root": "data_root"}, needed_by=("data",)),
+            {"root": "data_root", "bank": "dir"}, needed_by=("data",)),
     Section("trainer", "hacd_graph.training:TrainerConfig", TRAINER_RULES),
     Section("gnn", "hacd_graph.gnn:GNNConfig",
             {"hidden_dim": at_least(1), "out_dim": at_least(1), "num_layers": at_least(1),

@@ -123,3 +123,20 @@ def test_stages_need_their_inputs():
         check_stages(["ach", "teacher"])
     with pytest.raises(RunDirectoryError, match="unknown stage"):
         check_stages(["ach", "finetune2"])
+
+
+def test_data_config_reads_the_sound_bank_split(tmp_path):
+    from hacd_graph.errors import ConfigError
+    from hacd_graph.pipeline.stages import DataConfig
+    from hacd_graph.pipeline.validate import validate_config
+
+    with pytest.raises(ValueError, match="data.bank is null"):
+        DataConfig(bank_packages=["hedgewars-data"])
+    with pytest.raises(ValueError, match="either training or held out"):
+        DataConfig(bank=str(tmp_path), bank_packages=["a", "b"], bank_held_out=["b"])
+    scene = DataConfig(bank=str(tmp_path), bank_packages=["a"], bank_prob=0.8).scene()
+    assert (scene.bank, scene.bank_packages, scene.bank_prob) == (str(tmp_path), ("a",), 0.8)
+    with pytest.raises(ConfigError, match="data.bank"):
+        validate_config(compose_config("distill_gnn", ["data=synth_real"]))
+    validate_config(compose_config("distill_gnn", ["data=synth_real", f"data.bank={tmp_path}",
+                                                   f"run.dir={tmp_path / 'run'}"]))

@@ -19,8 +19,8 @@ def _check(tmp_path: Path, *overrides: str) -> None:
     validate_config(compose_config("distill_gnn", [f"run.dir={tmp_path / 'run'}", *overrides]))
 
 
-# options the pipeline cannot run yet; the validator says so in one line, before any work
-NOT_READ_YET = {("data", "synth_real"): "the pipeline's DataConfig does not read bank* keys yet"}
+# options that need a setting no default can give; the validator says so in one line
+NOT_READ_YET = {("data", "synth_real"): "needs data.bank=BANK, a sound bank built first"}
 
 
 @pytest.mark.parametrize(
