@@ -44,6 +44,7 @@ from hacd_graph.pipeline.stages import (
     run_data,
     run_distill,
     run_teacher,
+    trainer_settings,
 )
 from hacd_graph.training import DistributedContext, TrainResult, config_from_mapping
 from hacd_graph.training.loop import completed_result
@@ -88,7 +89,8 @@ def plan_stages(cfg: DictConfig, stages: list[str], ctx: DistributedContext,
     return list(plans.values())
 
 
-def _key_numbers(name: str, result: Any) -> dict[str, Any]:
+def _key_numbers(result: Any) -> dict[str, Any]:
+    """A stage's headline numbers for the console and ``summary.json``."""
     if isinstance(result, TrainResult):
         m = result.metrics
         out = {k: m["eval"].get(k) for k in KEY_METRICS}
@@ -131,6 +133,7 @@ def run_pipeline(cfg: DictConfig, ctx: DistributedContext, use_deepspeed: bool
     run = RunDirectory(cfg.run.dir, ctx.is_main)
     stages = check_stages(list(cfg.run.stages))
     plans = run.plan(plan_stages(cfg, stages, ctx, use_deepspeed))
+    ctx.barrier()  # every rank has read the records before rank 0 writes any
     console = logging.StreamHandler(sys.stderr)
     console.setFormatter(logging.Formatter("[hacd] %(message)s"))
     if ctx.is_main:
@@ -172,7 +175,7 @@ def _run_stages(cfg: DictConfig, plans: list[StagePlan], run: RunDirectory,
             run.write_record(plan, "running")
         results[name] = _stage(cfg, plan, data, results, run.path, ctx, use_deepspeed)
         seconds[name] = time.perf_counter() - t
-        numbers = _key_numbers(name, results[name])
+        numbers = _key_numbers(results[name])
         if plan.action != "skip":
             extra = {"finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                      "seconds": seconds[name], "git_revision": git_revision(),
@@ -203,10 +206,8 @@ def _stage(cfg: DictConfig, plan: StagePlan, data: DataConfig, results: dict[str
     if name == "data":
         return data_folders(data, run_dir) if action == "skip" else run_data(data, run_dir, ctx)
     if action == "skip":
-        trainer = container(cfg, "trainer")
-        if name != "teacher":
-            trainer.update(container(cfg, f"{name}.trainer"))
-        done = completed_result(run_dir / name, int(trainer["max_steps"]), plan.fingerprint)
+        steps = int(trainer_settings(cfg, name)["max_steps"])
+        done = completed_result(run_dir / name, steps, plan.fingerprint)
         if done is None:
             raise RunDirectoryError(f"stage {name} is recorded as complete but "
                                     f"{run_dir / name} holds no finished result; use a new "
