@@ -20,6 +20,7 @@ Usage::
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import os
@@ -310,14 +311,27 @@ def _add_rows(llm: PreTrainedModel, new_size: int) -> None:
     """
     old = llm.get_input_embeddings().num_embeddings
     llm.resize_token_embeddings(new_size, mean_resizing=False)
-    with torch.no_grad():
-        emb = llm.get_input_embeddings().weight
+    emb = llm.get_input_embeddings().weight
+    out = llm.get_output_embeddings()
+    untied = out is not None and out.weight is not emb
+    params = [emb, *([out.weight] if untied else []),
+              *([out.bias] if untied and getattr(out, "bias", None) is not None else [])]
+    with _gathered(params), torch.no_grad():
         emb[old:] = emb[:old].mean(dim=0)
-        out = llm.get_output_embeddings()
-        if out is not None and out.weight is not emb:
+        if untied:
             out.weight[old:] = out.weight[:old].mean(dim=0)
             if getattr(out, "bias", None) is not None:
                 out.bias[old:] = out.bias[:old].mean()
+
+
+def _gathered(params: list[torch.Tensor]) -> Any:
+    """A context in which ``params`` are whole: DeepSpeed's gather (rank 0 writes, the
+    others receive) for parameters ZeRO-3 has partitioned, else nothing to do."""
+    if any(hasattr(p, "ds_id") for p in params):
+        import deepspeed
+
+        return deepspeed.zero.GatheredParameters(params, modifier_rank=0)
+    return contextlib.nullcontext()
 
 
 def attach_bridge(

@@ -38,7 +38,7 @@ from hacd_graph.training.distributed import (
     seed_everything,
     set_rng_state,
 )
-from hacd_graph.training.engine import DeepSpeedEngine, Engine, TorchEngine
+from hacd_graph.training.engine import DeepSpeedEngine, Engine, TorchEngine, deepspeed_config
 from hacd_graph.training.metrics_log import SCHEMA, MetricsLogger, plot_curves
 from hacd_graph.training.stage import Stage
 
@@ -84,9 +84,28 @@ def completed_result(stage_dir: Path, max_steps: int,
     return None
 
 
+def build_stage_model(stage: Stage, cfg: TrainerConfig,
+                      deepspeed: Mapping[str, Any] | None) -> torch.nn.Module:
+    """``stage.build_model()``; under ZeRO-3 with transformers' DeepSpeed hook alive, so a
+    Hugging Face model inside is partitioned as it is created and loaded (``zero.Init``)
+    instead of being built whole on every rank first."""
+    ds = deepspeed.get("config", {}) if deepspeed and deepspeed.get("enabled", False) else {}
+    if int((ds.get("zero_optimization") or {}).get("stage", 0)) != 3:
+        return stage.build_model()
+    from transformers.integrations import HfDeepSpeedConfig
+    from transformers.integrations.deepspeed import unset_hf_deepspeed_config
+
+    hook = HfDeepSpeedConfig(deepspeed_config(cfg, ds))  # read through a weak reference
+    try:
+        return stage.build_model()
+    finally:
+        unset_hf_deepspeed_config()
+        del hook
+
+
 def _make_engine(stage: Stage, cfg: TrainerConfig, ctx: DistributedContext,
                  deepspeed: Mapping[str, Any] | None) -> Engine:
-    model = stage.build_model()
+    model = build_stage_model(stage, cfg, deepspeed)
     groups = getattr(stage, "optimizer_groups", None)
     if deepspeed and deepspeed.get("enabled", False):
         return DeepSpeedEngine(model, cfg, ctx, deepspeed.get("config", {}), groups)

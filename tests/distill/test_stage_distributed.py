@@ -41,11 +41,20 @@ def _rank(rank: int, port: int, tiny_ach, llm_dir, out_dir) -> None:
                       WORLD_SIZE="2", LOCAL_RANK=str(rank), LOCAL_SIZE="2")
     torch.set_num_threads(1)
     from hacd_graph.training import init_distributed
+    from hacd_graph.training.loop import build_stage_model
 
     ctx = init_distributed(rank, use_deepspeed=True)
     for zero in (2, 3):
         stage = make_stage(tiny_ach, llm_dir)
         ds = {"enabled": True, "config": {"zero_optimization": {"stage": zero}}}
+        if zero == 3:  # the LLM is partitioned as it is loaded, never whole on a rank;
+            # transformers' resize (the <audio> row) re-creates the embeddings whole, and
+            # deepspeed.initialize partitions them
+            llm = build_stage_model(stage, _trainer(2), ds).audio_lm.llm
+            frozen = [(n, p) for n, p in llm.named_parameters() if not p.requires_grad]
+            assert all(hasattr(p, "ds_id") and p.numel() == 0 for n, p in frozen
+                       if "embed_tokens" not in n and "lm_head" not in n)
+            assert sum("layers." in n for n, _ in frozen) > 10
         result = fit(stage, _trainer(2), out_dir / f"zero{zero}", ctx, deepspeed=ds)
         if ctx.is_main:
             (out_dir / f"zero{zero}.json").write_text(json.dumps(result.metrics))
