@@ -16,23 +16,15 @@ import csv
 import json
 import os
 import platform
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
+from hacd_graph.provenance import git_revision
+
 TARGET = 100.0  # clips of 4 s at 16 kHz per second per core (issue 4)
-
-
-def _git_revision() -> str:
-    try:
-        return subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
 
 
 def _check(ach, config) -> None:
@@ -104,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
         "cpus": os.cpu_count(),
         "load_avg": os.getloadavg(),
         "numpy": np.__version__,
-        "git": _git_revision(),
+        "git": git_revision() or "unknown",
     }
     try:
         import scipy

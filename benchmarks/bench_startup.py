@@ -23,6 +23,11 @@ import sys
 import time
 from pathlib import Path
 
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from hacd_graph.provenance import git_revision  # noqa: E402  (imports nothing heavy)
+
 TARGET_S = 2.0
 HEAVY = ("torch", "transformers", "torch_geometric", "peft", "deepspeed", "torchaudio")
 # (command, text its output must contain)
@@ -30,18 +35,6 @@ COMMANDS: tuple[tuple[tuple[str, ...], str], ...] = (
     (("--help",), "GROUP"),
     (("ach", "stats"), "concepts"),
 )
-REPO = Path(__file__).resolve().parents[1]
-
-
-def _git_revision() -> str:
-    try:
-        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
-                             text=True, check=True, cwd=REPO).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
-                               capture_output=True, text=True, cwd=REPO).stdout.strip()
-        return out + ("+dirty" if dirty else "")
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
 
 
 def _command(args: tuple[str, ...]) -> list[str]:
@@ -82,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, default=None, help="also write the results as JSON")
     args = p.parse_args(argv)
 
-    meta = {"revision": _git_revision(), "python": platform.python_version(),
+    meta = {"revision": git_revision(REPO) or "unknown", "python": platform.python_version(),
             "machine": platform.machine(), "cpus": os.cpu_count(),
             "load_before": os.getloadavg()}
     rows = []

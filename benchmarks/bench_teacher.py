@@ -14,7 +14,6 @@ import argparse
 import json
 import platform
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -29,6 +28,7 @@ from hacd_graph.ach import build_ach  # noqa: E402
 from hacd_graph.data.features import LogMel  # noqa: E402
 from hacd_graph.gnn import ConceptEncoder, GNNConfig  # noqa: E402
 from hacd_graph.pipeline import compose_config  # noqa: E402
+from hacd_graph.provenance import git_revision  # noqa: E402
 from hacd_graph.teacher import TeacherConfig  # noqa: E402
 from hacd_graph.teacher.stage import TeacherStage  # noqa: E402
 from hacd_graph.training import DistributedContext, TrainerConfig, fit  # noqa: E402
@@ -36,11 +36,7 @@ from hacd_graph.training import DistributedContext, TrainerConfig, fit  # noqa: 
 
 def environment() -> dict[str, str]:
     """Machine, versions and git revision."""
-    try:
-        rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, text=True,
-                             capture_output=True).stdout.strip()
-    except OSError:
-        rev = "?"
+    rev = git_revision(ROOT) or "?"
     return {"machine": platform.processor() or platform.machine(),
             "cpus": str(torch.get_num_threads()), "python": platform.python_version(),
             "torch": torch.__version__, "git": rev}

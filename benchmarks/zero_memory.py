@@ -153,7 +153,7 @@ def run_config(world: int, zero: int, args, llm_dir: Path, work: Path) -> list[d
 
 
 def main() -> int:
-    from hacd_graph.pipeline.fingerprint import git_revision
+    from hacd_graph.provenance import git_revision
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, required=True)

@@ -35,7 +35,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from hacd_graph.pipeline.fingerprint import git_revision  # noqa: E402
+from hacd_graph.provenance import git_revision  # noqa: E402
 
 ARMS = {
     "hacd": [],

@@ -28,18 +28,19 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import subprocess
 import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from omegaconf import OmegaConf  # noqa: E402
 
 from hacd_graph.atomic_io import write_json_atomic, write_text_atomic  # noqa: E402
+from hacd_graph.provenance import git_revision  # noqa: E402
 
 AUDIOSET_ROOTS = {  # the ontology's top categories (MID -> name)
     "/m/0dgw9r": "Human sounds", "/m/0jbk": "Animal", "/m/04rlf": "Music",
@@ -51,16 +52,6 @@ AUDIOSET_ROOTS = {  # the ontology's top categories (MID -> name)
 # the bank never labels (unknown, not absent), so that root's scores say nothing about
 # what the sound is. Its AP is still reported.
 SOURCE_ROOTS = tuple(m for m in AUDIOSET_ROOTS if m != "/t/dd00123")
-
-
-def git_revision() -> str:
-    """``HEAD``'s hash, with ``-dirty`` when tracked files differ from it."""
-    root = Path(__file__).resolve().parents[1]
-    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True,
-                          text=True).stdout.strip()
-    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
-                           capture_output=True, text=True).stdout.strip()
-    return head + ("-dirty" if dirty else "")
 
 
 def root_metrics(probs: np.ndarray, targets: np.ndarray, roots: list[int],
@@ -136,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
     from hacd_graph.teacher.stage import TeacherStage
     from hacd_graph.training import DistributedContext, TrainerConfig, config_from_mapping, fit
 
-    revision = git_revision()  # taken at the start: the code that produced the figures
+    revision = git_revision(ROOT)  # taken at the start: the code that produced the figures
     bank, out = Path(args.bank), Path(args.out)
     cfg = compose_config("distill_gnn", ["data=synth_real", f"trainer.max_steps={args.steps}",
                                          "trainer.eval_every=0", *args.overrides])

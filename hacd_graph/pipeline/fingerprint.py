@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import subprocess
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -62,16 +61,3 @@ def file_digest(path: str | Path) -> str:
             h.update(block)
     return h.hexdigest()[:16]
 
-
-def git_revision(cwd: str | Path | None = None) -> str | None:
-    """The checkout's short revision (``+dirty`` when it has changes), or ``None``."""
-    where = Path(cwd) if cwd is not None else Path(__file__).resolve().parent
-    try:
-        rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=where,
-                             capture_output=True, text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
-                               cwd=where, capture_output=True, text=True,
-                               check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return None
-    return rev + ("+dirty" if dirty else "")

@@ -29,7 +29,7 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 from hacd_graph.ach import ConceptHierarchy
-from hacd_graph.pipeline.fingerprint import fingerprint, git_revision
+from hacd_graph.pipeline.fingerprint import fingerprint
 from hacd_graph.pipeline.run_directory import RunDirectory, RunDirectoryError, StagePlan
 from hacd_graph.pipeline.stages import (
     SETTINGS,
@@ -46,6 +46,7 @@ from hacd_graph.pipeline.stages import (
     run_teacher,
     trainer_settings,
 )
+from hacd_graph.provenance import git_revision
 from hacd_graph.training import DistributedContext, TrainResult, config_from_mapping
 from hacd_graph.training.loop import completed_result
 
