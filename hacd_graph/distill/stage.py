@@ -134,12 +134,15 @@ class DistillStage:
         self.levels = ach.level.clone()
         self.tokenizer: Any = None
         self.processor: AudioPromptProcessor | None = None
+        self._max_length = 0  # prompt + target tokens, known once the tokenizer is built
 
     # --- the Stage protocol -------------------------------------------------------------
 
     def build_model(self) -> nn.Module:
         model, self.tokenizer = self.student.build()
         self.processor = AudioPromptProcessor.from_model(self.tokenizer, model.audio_lm)
+        self._max_length = (len(self.processor.encode(self.config.prompt)[0])
+                            + self.config.max_target_tokens)  # the prompt is never cut
         return model
 
     def optimizer_groups(self, model: nn.Module) -> list[dict[str, Any]]:
@@ -219,11 +222,9 @@ class DistillStage:
     def _batch(self, data: DistillData, idx: torch.Tensor) -> dict[str, torch.Tensor]:
         if self.processor is None:
             raise RuntimeError("build_model() must run before batches are made")
-        prompt = self.config.prompt
-        prompt_len = len(self.processor.encode(prompt)[0])
         texts = [data.descriptions[int(i)] for i in idx]
-        batch = self.processor([prompt] * len(texts), texts,
-                               max_length=prompt_len + self.config.max_target_tokens)
+        batch = self.processor([self.config.prompt] * len(texts), texts,
+                               max_length=self._max_length)
         batch.update(audio_features=data.teacher.frames[idx].float(),
                      concept_probs=data.teacher.probs[idx],
                      teacher_logits=data.teacher.logits[idx])
