@@ -27,6 +27,9 @@ COMMAND_GROUPS: dict[str, tuple[str, str]] = {
     "data": ("hacd_graph.data.cli", "synthetic scenes, shards, previews, real datasets"),
     "bench": ("hacd_graph.distill.cli", "benchmark kernels"),
     "llm": ("hacd_graph.llm.cli", "the embedded default LLM"),
+    "describe": ("hacd_graph.eval.describe", "describe audio files with a trained run"),
+    "report": ("hacd_graph.eval.report", "write a run's report.md and report.html"),
+    "experiment": ("hacd_graph.eval.experiment", "run the baselines and ablations grid"),
 }
 
 
