@@ -1,0 +1,401 @@
+"""``hacd-graph experiment ablations``: the baselines and ablations grid over seeds.
+
+Every run is ``python train.py --config distill_gnn <common> <cell> <seed> run.dir=...``, so
+the figures are what a user of the main command gets::
+
+    hacd-graph experiment ablations --out DIR [--seeds 0 1 2] [--cells hacd,flat,...]
+        [--jobs 1] [--dry-run] [--render] [key=value overrides common to every cell]
+
+Layout: ``DIR/data/`` generates the clips once (``run.stages=[data]``) and every run reads
+them through ``data.root`` (the held-out split is the same for every cell and seed, and the
+data stage's fingerprint is the same in every run, so a teacher can be shared);
+``DIR/<cell>/seed<S>/`` are the run directories; ``DIR/ablations.{md,csv,json}`` the tables.
+
+Runs whose teacher stage has the same settings (hierarchy, teacher, GNN, trainer seed, read
+from each run's composed config) share one teacher: the first of them trains it, the others
+start as a copy of its ``ach.json``, ``teacher/`` and records, so their own fingerprints
+skip the teacher. A finished run (``eval/metrics.json`` and a complete eval stage) is not
+started again; an interrupted one is rerun and ``train.py`` resumes it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import math
+import os
+import shlex
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from hacd_graph.errors import UserError
+
+ROOT = Path(__file__).resolve().parents[2]
+SCHEMA = "hacd_graph.ablations/v1"
+
+# cell -> Hydra overrides of train.py ("{seed}" is the run's seed)
+CELLS: dict[str, tuple[str, ...]] = {
+    # the method: graph teacher, hierarchical bridge, HDL + lambda x LM loss
+    "hacd": (),
+    # baseline (a): flat teacher, per-concept distillation on marginals
+    "flat": ("teacher=flat", "gnn=none"),
+    # baseline (b): plain audio-encoder bridge, LM loss only (no distillation)
+    "mlp": ("bridge=mlp",),
+    # baseline (c): concept embeddings in the bridge without the teacher's probabilities
+    "no_probs": ("bridge.teacher_probs=false",),
+    # does the structure matter: the default hierarchy with every concept under the root
+    "ach_flat": ("ach=flat",),
+    # does the right structure matter: parents re-drawn one level up (a new draw per seed)
+    "ach_shuffled": ("ach.variant=shuffled", "++ach.seed={seed}"),
+    # do the deep levels matter: the top 3 levels, deeper labels merged into their ancestors
+    "ach_truncated": ("ach.variant=truncated", "++ach.max_depth=3"),
+    # does message passing matter: free concept embeddings instead of the GNN's
+    "gnn_none": ("gnn=none",),
+}
+# every run must report these (DESIGN.md "Evaluation metrics")
+REQUIRED = ("classification/mAP_macro", "classification/hF1", "classification/violation_rate",
+            "description/F1", "caption/CIDEr", "caption/METEOR", "caption/BLEU_4",
+            "aqa/accuracy", "retrieval/a2t/R@10", "retrieval/t2a/R@10")
+Runner = Callable[[list[str], Path, dict[str, str]], int]
+
+
+@dataclass
+class Run:
+    """One cell at one seed: its overrides (beyond the common ones) and run directory."""
+
+    cell: str
+    seed: int
+    overrides: list[str]
+    dir: Path
+    teacher_key: str = ""
+    status: str = "pending"  # pending | finished | ran | failed
+    seconds: float | None = None
+    metrics: dict[str, float] = field(default_factory=dict)
+
+
+def seed_overrides(seed: int, has_finetune: bool) -> list[str]:
+    """The overrides that seed every training stage (the finetune stage's once it exists)."""
+    out = [f"trainer.seed={seed}", f"++distill.trainer.seed={seed}"]
+    return out + [f"++finetune.trainer.seed={seed}"] if has_finetune else out
+
+
+def compose(overrides: Sequence[str]) -> Any:
+    """The composed ``distill_gnn`` config for ``overrides``."""
+    from hacd_graph.pipeline.compose import compose_config
+
+    return compose_config("distill_gnn", list(overrides))
+
+
+def teacher_key(cfg: Any) -> str:
+    """What the teacher stage depends on besides the data (the same for every run): the
+    hierarchy's and the teacher's settings, as the run directory fingerprints them."""
+    from hacd_graph.pipeline.fingerprint import fingerprint
+    from hacd_graph.pipeline.stages import STAGE_VERSIONS, ach_settings, teacher_settings
+
+    return fingerprint("teacher", STAGE_VERSIONS["teacher"],
+                       {**ach_settings(cfg), **teacher_settings(cfg)}, {})
+
+
+def plan_grid(out: Path, cells: Sequence[str], seeds: Sequence[int], common: Sequence[str],
+              key: Callable[[list[str]], str] | None = None) -> list[Run]:
+    """Every (cell, seed) run in grid order, with its teacher key.
+
+    Raises:
+        UserError: an unknown cell, or an override that does not compose.
+    """
+    unknown = [c for c in cells if c not in CELLS]
+    if unknown or not cells:
+        raise UserError(f"--cells: unknown cell(s) {unknown or 'none given'}; known: "
+                        f"{', '.join(CELLS)}")
+    has_finetune = compose(common).get("finetune") is not None
+    key = key or (lambda overrides: teacher_key(compose(overrides)))
+    runs = []
+    for cell in cells:
+        for seed in seeds:
+            overrides = [o.format(seed=seed) for o in CELLS[cell]]
+            overrides += seed_overrides(seed, has_finetune)
+            run = Run(cell, seed, overrides, out / cell / f"seed{seed}")
+            run.teacher_key = key([*common, *overrides])
+            runs.append(run)
+    return runs
+
+
+def finished(run_dir: Path) -> bool:
+    """Whether the run's evaluation is done: ``eval/metrics.json`` and a complete eval stage
+    (``records/eval.json``, or the eval stage in ``summary.json``)."""
+    if not (run_dir / "eval" / "metrics.json").is_file():
+        return False
+    record, summary = run_dir / "records" / "eval.json", run_dir / "summary.json"
+    if record.is_file() and json.loads(record.read_text()).get("status") == "complete":
+        return True
+    return summary.is_file() and "eval" in json.loads(summary.read_text()).get("stages", {})
+
+
+def copy_teacher(source: Path, target: Path) -> bool:
+    """Start ``target`` as ``source``'s hierarchy and finished teacher (nothing later), so
+    the target's fingerprints skip both; ``False`` when ``source`` has no finished teacher
+    or ``target`` already exists."""
+    record = source / "records" / "teacher.json"
+    if target.exists() or not record.is_file():
+        return False
+    if json.loads(record.read_text()).get("status") != "complete":
+        return False
+    (target / "records").mkdir(parents=True)
+    for stage in ("ach", "data", "teacher"):
+        if (source / "records" / f"{stage}.json").is_file():
+            shutil.copy2(source / "records" / f"{stage}.json", target / "records")
+    shutil.copy2(source / "ach.json", target / "ach.json")
+    shutil.copytree(source / "teacher", target / "teacher")
+    return True
+
+
+def subprocess_runner(overrides: list[str], run_dir: Path, env: dict[str, str]) -> int:
+    """Run ``train.py`` with ``overrides`` (``run.dir`` included); its console goes to
+    ``<run_dir>/console.log``. Returns the exit status."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    cmd = [sys.executable, str(ROOT / "train.py"), "--config", "distill_gnn", *overrides]
+    with open(run_dir / "console.log", "a", encoding="utf-8") as log:
+        return subprocess.run(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+                              env={**os.environ, **env}).returncode
+
+
+def read_metrics(run_dir: Path) -> dict[str, float]:
+    """The flat metrics of ``<run_dir>/eval/metrics.json`` (``{}`` when absent)."""
+    path = run_dir / "eval" / "metrics.json"
+    return json.loads(path.read_text()).get("metrics", {}) if path.is_file() else {}
+
+
+def run_grid(out: Path, runs: list[Run], common: list[str], jobs: int = 1,
+             runner: Runner = subprocess_runner, dry_run: bool = False) -> list[Run]:
+    """Generate the data once, then run every unfinished run: first one per teacher, then
+    the rest (each starting from its group's teacher), ``jobs`` at a time."""
+    given = any(o.startswith("data.root=") for o in common)
+    data_root = None
+    env = {"OMP_NUM_THREADS": str(max(1, (os.cpu_count() or 1) // jobs))}
+    show = "$ python train.py --config distill_gnn "
+    if not given:
+        data_dir = out / "data"
+        data_root = str(data_dir / "data")
+        args = [*common, "run.stages=[data]", f"run.dir={data_dir}"]
+        record = data_dir / "records" / "data.json"
+        done = record.is_file() and json.loads(record.read_text()).get("status") == "complete"
+        if dry_run:
+            print(show + shlex.join(args))
+        elif not done:
+            print(f"data: generating the clips once into {data_root} ...", flush=True)
+            if runner(args, data_dir, env):
+                raise UserError(f"generating the data failed; see {data_dir}/console.log")
+    owners: dict[str, Run] = {}
+    for run in runs:
+        owners.setdefault(run.teacher_key, run)
+    order = [r for r in runs if owners[r.teacher_key] is r]
+    order += [r for r in runs if owners[r.teacher_key] is not r]
+    for run in order:
+        if finished(run.dir):
+            run.status = "finished"
+    counter = iter(range(1, len(order) + 1))
+
+    def one(run: Run) -> None:
+        step = f"[{next(counter)}/{len(order)}] {run.cell} seed {run.seed}"
+        data = [] if data_root is None else [f"data.root={data_root}"]
+        args = [*common, *run.overrides, *data, f"run.dir={run.dir}"]
+        owner = owners[run.teacher_key]
+        if dry_run:
+            reuse = f"  # teacher from {owner.dir}" if owner is not run else ""
+            print(show + shlex.join(args) + reuse)
+            return
+        if run.status == "finished":
+            print(f"{step}: finished earlier, skipped", flush=True)
+            return
+        if owner is not run and copy_teacher(owner.dir, run.dir):
+            print(f"{step}: teacher from {owner.cell} seed {owner.seed}", flush=True)
+        print(f"{step}: running ...", flush=True)
+        t = time.perf_counter()
+        code = runner(args, run.dir, env)
+        run.seconds = time.perf_counter() - t
+        run.status = "failed" if code else "ran"
+        result = f"failed (exit {code})" if code else "done"
+        print(f"{step}: {result} in {run.seconds:.1f} s", flush=True)
+
+    for wave in (order[:len(owners)], order[len(owners):]):
+        with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+            list(pool.map(one, wave))
+    for run in runs:
+        run.metrics = read_metrics(run.dir)
+    return runs
+
+
+# --- tables -------------------------------------------------------------------------------
+
+def summarize(values: Sequence[float | None]) -> tuple[float, float, int]:
+    """Mean, standard deviation (ddof=1; NaN for one value) and count of the finite values;
+    ``(nan, nan, 0)`` when there are none."""
+    finite = [float(v) for v in values if v is not None and math.isfinite(v)]
+    if not finite:
+        return math.nan, math.nan, 0
+    std = statistics.stdev(finite) if len(finite) > 1 else math.nan
+    return statistics.fmean(finite), std, len(finite)
+
+
+def _number(value: float) -> str:
+    return f"{value:.4g}" if abs(value) < 0.01 else f"{value:.3f}"
+
+
+def cell_text(mean: float, std: float, n: int) -> str:
+    """``mean ± std (n)``; ``mean (1)`` for one seed; ``n/a`` for none."""
+    if n == 0:
+        return "n/a"
+    return f"{_number(mean)} ({n})" if n == 1 else f"{_number(mean)} ± {_number(std)} ({n})"
+
+
+def table_keys(metrics: Sequence[dict[str, float]]) -> list[str]:
+    """The table's rows: the headline metrics, classification F1 and description F1 at the
+    two deepest levels with a positive in the eval split (a finite ``level{L}/mAP``), AQA
+    by level name, retrieval R@10."""
+    def finite(key: str) -> bool:
+        return any(isinstance(m.get(key), int | float) and math.isfinite(m[key])
+                   for m in metrics)
+
+    levels = sorted({int(k.split("/")[1][5:]) for m in metrics for k in m
+                     if k.startswith("classification/level") and k.endswith("/mAP")
+                     and k.split("/")[1][5:].isdigit() and finite(k)})[-2:]
+    order = {"general": 0, "category": 1, "specific": 2}
+    aqa = sorted({k for m in metrics for k in m
+                  if k.startswith("aqa/level") and k.endswith("/accuracy")},
+                 key=lambda k: (order.get(k.split("/")[-2], 3), k))
+    return ["classification/mAP_macro", "classification/hF1", "classification/violation_rate",
+            *[f"classification/level{lv}/F1" for lv in levels], "description/F1",
+            *[f"description/level{lv}/F1" for lv in levels], "caption/CIDEr",
+            "caption/METEOR", "caption/BLEU_4", "aqa/accuracy", *aqa,
+            "retrieval/a2t/R@10", "retrieval/t2a/R@10"]
+
+
+def write_tables(out: Path, record: dict[str, Any]) -> list[str]:
+    """Write ``ablations.{json,md,csv}`` from ``record``; return the problems (failed runs,
+    metrics missing from a run) as lines."""
+    runs, cells = record["runs"], list(record["cells"])
+    keys = table_keys([r["metrics"] for r in runs])
+    stats: dict[tuple[str, str], tuple[float, float, int, list[float | None]]] = {}
+    for cell in cells:
+        mine = [r for r in runs if r["cell"] == cell]
+        for key in [*keys, "seconds"]:
+            values = [r["seconds"] if key == "seconds" else r["metrics"].get(key) for r in mine]
+            stats[cell, key] = (*summarize(values), values)
+    lines = ["# Baselines and ablations", "",
+             f"git {record['git_revision']}; seeds {' '.join(map(str, record['seeds']))}; "
+             f"command: `{record['command']}`", "",
+             "Each entry: mean ± std over seeds (std with ddof=1), with the number of seeds; "
+             "n/a: not reported. Every run evaluates the same held-out split.", "",
+             "| metric | " + " | ".join(cells) + " |", "|---" * (len(cells) + 1) + "|"]
+    for key in [*keys, "seconds"]:
+        name = "seconds per run" if key == "seconds" else key
+        lines.append(f"| {name} | " + " | ".join(cell_text(*stats[c, key][:3]) for c in cells)
+                     + " |")
+    lines += ["", "Cells (Hydra overrides of train.py beside the common ones and "
+              "`trainer.seed=S ++distill.trainer.seed=S`):", ""]
+    lines += [f"- `{c}`: `{' '.join(record['cells'][c]) or '(the defaults)'}`" for c in cells]
+    text = "\n".join(lines) + "\n"
+    (out / "ablations.md").write_text(text)
+    with open(out / "ablations.csv", "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["cell", "metric", "mean", "std", "n", "values"])
+        for (cell, key), (mean, std, n, values) in stats.items():
+            writer.writerow([cell, key, mean, std, n, ";".join(
+                "" if v is None else repr(v) for v in values)])
+    (out / "ablations.json").write_text(json.dumps(record, indent=2) + "\n")
+    print(text)
+    problems = [f"run {r['cell']} seed {r['seed']} failed; see {r['run_dir']}/train.log "
+                f"(and console.log)" for r in runs if r["status"] == "failed"]
+    for r in runs:
+        missing = [k for k in REQUIRED if k not in r["metrics"]]
+        if missing and r["status"] != "failed":
+            problems.append(f"run {r['cell']} seed {r['seed']} reports no {', '.join(missing)} "
+                            f"({r['run_dir']}/eval/metrics.json)")
+    return problems
+
+
+# --- the command --------------------------------------------------------------------------
+
+def _command(args: argparse.Namespace, common: list[str]) -> str:
+    line = ["hacd-graph", "experiment", "ablations", "--out", str(args.out), "--seeds",
+            *map(str, args.seeds), "--cells", args.cells, "--jobs", str(args.jobs), *common]
+    return shlex.join(line)
+
+
+def ablations(args: argparse.Namespace, runner: Runner = subprocess_runner) -> int:
+    """Run (or with ``--render`` only tabulate) the grid; 1 when a run failed or a required
+    metric is missing, 0 otherwise."""
+    from hacd_graph.provenance import git_revision
+
+    out: Path = args.out
+    if out.exists() and not out.is_dir():
+        raise UserError(f"--out {out} is a file; give a folder")
+    saved = out / "ablations.json"
+    if args.render:
+        if not saved.is_file():
+            raise UserError(f"--render: no {saved}; run the grid first")
+        record = json.loads(saved.read_text())
+        for r in record["runs"]:
+            r["metrics"] = read_metrics(Path(r["run_dir"])) or r["metrics"]
+        problems = write_tables(out, record)
+    else:
+        common = list(args.overrides)
+        bad = [o for o in common if "=" not in o or o.startswith("-")
+               or o.split("=", 1)[0].lstrip("+~") == "run.dir"]
+        if bad:
+            raise UserError(f"overrides {bad}: expected key=value (run.dir is set per run)")
+        if args.jobs < 1 or not args.seeds:
+            raise UserError("--jobs must be >= 1 and --seeds must name at least one seed")
+        cells = [c.strip() for c in args.cells.split(",") if c.strip()]
+        runs = plan_grid(out, cells, args.seeds, common)
+        if not args.dry_run:
+            out.mkdir(parents=True, exist_ok=True)
+        earlier = ({(r["cell"], r["seed"]): r["seconds"]
+                    for r in json.loads(saved.read_text())["runs"]} if saved.is_file() else {})
+        run_grid(out, runs, common, args.jobs, runner, dry_run=args.dry_run)
+        if args.dry_run:
+            return 0
+        record = {"schema": SCHEMA, "git_revision": git_revision(ROOT),
+                  "command": _command(args, common), "common_overrides": common,
+                  "seeds": list(args.seeds),
+                  "cells": {c: [o for o in CELLS[c]] for c in cells},
+                  "runs": [{"cell": r.cell, "seed": r.seed, "overrides": r.overrides,
+                            "run_dir": str(r.dir), "status": r.status,
+                            "seconds": r.seconds if r.seconds is not None
+                            else earlier.get((r.cell, r.seed)),
+                            "metrics": r.metrics} for r in runs]}
+        problems = write_tables(out, record)
+    for line in problems:
+        print(line, file=sys.stderr)
+    return 1 if problems else 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``experiment`` with its ``ablations`` sub-command."""
+    group = subparsers.add_parser("experiment", help="run the baselines and ablations grid")
+    commands = group.add_subparsers(dest="experiment_command", required=True,
+                                    metavar="COMMAND")
+    parser = commands.add_parser(
+        "ablations", help="every cell x seed through train.py; mean ± std tables",
+        description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", type=Path, required=True, help="the grid's folder")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--cells", default=",".join(CELLS),
+                        help=f"comma list of {', '.join(CELLS)}")
+    parser.add_argument("--jobs", type=int, default=1,
+                        help="runs at once (each with OMP_NUM_THREADS = cores // jobs)")
+    parser.add_argument("--dry-run", action="store_true", help="print the commands only")
+    parser.add_argument("--render", action="store_true",
+                        help="only write the tables again from OUT/ablations.json")
+    parser.add_argument("overrides", nargs="*", metavar="key=value",
+                        help="Hydra overrides common to every run (e.g. experiment=tiny)")
+    parser.set_defaults(func=ablations)
