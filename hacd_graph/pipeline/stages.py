@@ -60,6 +60,13 @@ class DataConfig:
             of ``scripts/real_audio_eval.py``); must not overlap ``bank_packages``.
         bank_prob: probability that a clip gets bank events.
         bank_max_events: most bank events per clip.
+        source: where the teacher's training clips come from: ``"folders"`` (the train
+            manifest), ``"shards"`` (``shards``) or ``"stream"`` (``stream_clips`` generated
+            clips per epoch, plus ``shards`` if given, e.g. a bank's); the eval split and the
+            later stages always use the folders (``hacd_graph.teacher.data.StreamSource``).
+        shards: tar shard folders, globs or files (one string or a list).
+        stream_clips: generated clips per epoch for ``source=stream``.
+        shuffle_buffer: clips each DataLoader worker holds to shuffle shard clips.
     """
 
     root: str | None = None
@@ -76,8 +83,19 @@ class DataConfig:
     bank_held_out: list[str] = dataclasses.field(default_factory=list)
     bank_prob: float = 0.5
     bank_max_events: int = 2
+    source: str = "folders"
+    shards: str | list[str] | None = None
+    stream_clips: int | None = None
+    shuffle_buffer: int = 0
 
     def __post_init__(self) -> None:
+        if self.source not in ("folders", "shards", "stream"):
+            raise ValueError(f"data.source={self.source!r}: expected folders, shards or stream")
+        if self.source == "shards" and not self.shards:
+            raise ValueError("data.source=shards needs data.shards (shard folders or globs, "
+                             "from 'hacd-graph data shards --out DIR')")
+        if self.source == "stream" and not self.stream_clips:
+            raise ValueError("data.source=stream needs data.stream_clips (clips per epoch)")
         if self.bank is None and self.bank_packages:
             raise ValueError("data.bank_packages are given but data.bank is null: build a "
                              "bank with 'hacd-graph data soundbank --out BANK', then "
@@ -95,6 +113,17 @@ class DataConfig:
         return SceneConfig(duration_s=self.duration_s, bank=self.bank,
                            bank_packages=tuple(self.bank_packages), bank_prob=self.bank_prob,
                            bank_max_events=self.bank_max_events)
+
+    def stream_source(self) -> Any:
+        """The teacher's streamed training source, a ``StreamSource`` (``None`` for
+        ``source=folders``)."""
+        from hacd_graph.teacher.data import StreamSource
+
+        if self.source == "folders":
+            return None
+        shards = [self.shards] if isinstance(self.shards, str) else list(self.shards or [])
+        return StreamSource(self.source, shards, self.stream_clips, self.train_seed,
+                            self.scene(), self.shuffle_buffer)
 
 
 def container(cfg: DictConfig, key: str) -> dict[str, Any]:
@@ -134,6 +163,14 @@ def data_settings(cfg: DictConfig) -> dict[str, Any]:
         root = Path(spec["root"])
         spec["manifests_sha256"] = {split: file_digest(root / split / "manifest.jsonl")
                                     for split in ("train", "eval")}
+    if spec.get("source", "folders") != "folders":
+        # a stream's batches depend on how it is split over workers; its shards on their files
+        spec["num_workers"] = container(cfg, "data").get("num_workers", 0)
+        if spec.get("shards"):  # name and size of each shard: a stand-in for hashing TBs
+            from hacd_graph.data.streaming import list_shards
+
+            spec["shards_listing"] = [[str(p), p.stat().st_size]
+                                      for p in list_shards(spec["shards"])]
     return {"data": spec}
 
 
@@ -211,7 +248,8 @@ def run_teacher(cfg: DictConfig, ach: ConceptHierarchy, data: DataConfig,
     def make() -> TeacherStage:
         return TeacherStage(ach, teacher, gnn, folders[0], folders[1], trainer.batch_size,
                             seed=trainer.seed, features=data.features,
-                            num_workers=data.num_workers, show_progress=ctx.is_main)
+                            num_workers=data.num_workers, show_progress=ctx.is_main,
+                            source=data.stream_source())
 
     # rank 0 fills the feature caches first; the others then read them
     stage = make() if ctx.is_main else None

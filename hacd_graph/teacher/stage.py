@@ -28,10 +28,15 @@ from hacd_graph.eval.metrics import hierarchical_metrics
 from hacd_graph.gnn import GNNConfig
 from hacd_graph.teacher.data import (
     FEATURE_MODES,
+    FeatureStream,
+    StreamSource,
     cached_batches,
     cached_features,
     epoch_order,
     open_clips,
+    open_stream,
+    rank_batch_limit,
+    stream_batches,
     waveform_batches,
 )
 from hacd_graph.teacher.losses import teacher_loss
@@ -54,44 +59,74 @@ class TeacherStage:
         ach: the hierarchy.
         teacher: the model's settings.
         gnn: the concept encoder's settings.
-        train_dir: folder with ``manifest.jsonl`` of the training clips.
+        train_dir: folder with ``manifest.jsonl`` of the training clips (unused, and may be
+            ``None``, when ``source`` is given).
         eval_dir: folder of the held-out clips (evaluated with cached features).
         batch_size: clips per rank and micro-step.
         seed: seed of the epoch orders.
-        features: ``"cached"`` or ``"on_the_fly"`` (see ``hacd_graph.teacher.data``).
-        num_workers: DataLoader workers for ``on_the_fly``.
+        features: ``"cached"`` or ``"on_the_fly"`` (see ``hacd_graph.teacher.data``); a
+            ``source`` always computes features in the DataLoader workers.
+        num_workers: DataLoader workers for ``on_the_fly`` and for ``source``.
         eval_batch_size: clips per evaluation forward pass.
         show_progress: tqdm bars while caching features.
+        source: stream the training clips from shards or the generator instead of
+            ``train_dir`` (clips fitted to the eval clips' length).
     """
 
     name = "teacher"
 
     def __init__(self, ach: ConceptHierarchy, teacher: TeacherConfig, gnn: GNNConfig,
-                 train_dir: str | Path, eval_dir: str | Path, batch_size: int, seed: int = 0,
-                 features: str = "cached", num_workers: int = 0, eval_batch_size: int = 64,
-                 show_progress: bool = True):
+                 train_dir: str | Path | None, eval_dir: str | Path, batch_size: int,
+                 seed: int = 0, features: str = "cached", num_workers: int = 0,
+                 eval_batch_size: int = 64, show_progress: bool = True,
+                 source: StreamSource | None = None):
         if features not in FEATURE_MODES:
             raise ValueError(f"data.features must be one of {FEATURE_MODES}, got {features!r}")
+        if source is None and train_dir is None:
+            raise ValueError("TeacherStage needs a train_dir or a stream source")
         self.ach, self.teacher, self.gnn = ach, teacher, gnn
         self.batch_size, self.seed, self.features_mode = batch_size, seed, features
         self.num_workers, self.eval_batch_size = num_workers, eval_batch_size
+        self.source = source
+        self._streams: dict[tuple[int, int], torch.utils.data.IterableDataset] = {}
         self.ancestors = ach.ancestor_table()
         logmel = teacher.logmel
-        self.train = open_clips(train_dir, ach, logmel.sample_rate)
         self.eval = open_clips(eval_dir, ach, logmel.sample_rate)
-        if features == "cached":
-            self.train_features = cached_features(self.train, logmel, show_progress=show_progress)
+        if source is None:
+            assert train_dir is not None
+            self.train = open_clips(train_dir, ach, logmel.sample_rate)
+            if features == "cached":
+                self.train_features = cached_features(self.train, logmel,
+                                                      show_progress=show_progress)
         self.eval_features = cached_features(self.eval, logmel, show_progress=show_progress)
 
     def build_model(self) -> nn.Module:
         return TeacherModel(self.ach, self.teacher, self.gnn)
 
     def train_batches(self, epoch: int, rank: int, world_size: int) -> Iterator[dict]:
+        if self.source is not None:
+            return self._stream_batches(epoch, rank, world_size)
         order = epoch_order(len(self.train), self.seed, epoch, rank, world_size,
                             self.batch_size)
         if self.features_mode == "cached":
             return cached_batches(self.train_features, self.train.targets, order)
         return waveform_batches(self.train, order, self.num_workers)
+
+    def _stream_batches(self, epoch: int, rank: int, world_size: int) -> Iterator[dict]:
+        """This rank's batches of the streamed epoch (every rank takes as many)."""
+        assert self.source is not None
+        clips = self._streams.get((rank, world_size))
+        if clips is None:
+            clips = open_stream(self.source, self.ach, self.teacher.logmel.sample_rate,
+                                self.eval.num_samples, rank, world_size)
+            self._streams[(rank, world_size)] = clips
+        limit = rank_batch_limit(clips, epoch, world_size, self.num_workers, self.batch_size)
+        if limit == 0:
+            raise ValueError(f"data.source={self.source.kind}: a rank of {world_size} gets no "
+                             f"clips with {max(self.num_workers, 1)} workers each (more, "
+                             "smaller shards: --shard-size)")
+        return stream_batches(FeatureStream(clips, self.teacher.logmel), epoch,
+                              self.batch_size, self.num_workers, limit)
 
     def training_step(self, model: nn.Module, batch: dict) -> StepResult:
         dtype = next(model.parameters()).dtype  # bf16/fp16 under DeepSpeed: batches follow
