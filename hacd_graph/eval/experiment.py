@@ -325,9 +325,22 @@ def write_tables(out: Path, record: dict[str, Any]) -> list[str]:
 
 # --- the command --------------------------------------------------------------------------
 
-def _command(args: argparse.Namespace, common: list[str]) -> str:
+def _seeds_and_overrides(args: argparse.Namespace) -> tuple[list[int], list[str]]:
+    """``--seeds`` as integers, and the overrides (``--seeds 0 1 experiment=tiny`` leaves
+    the override among the seeds' values)."""
+    overrides = [v for v in args.seeds if "=" in v] + list(args.overrides)
+    try:
+        seeds = [int(v) for v in args.seeds if "=" not in v]
+    except ValueError:
+        raise UserError(f"--seeds {' '.join(args.seeds)}: expected integers") from None
+    if not seeds:
+        raise UserError("--seeds: give at least one integer seed")
+    return seeds, overrides
+
+
+def _command(args: argparse.Namespace, seeds: list[int], common: list[str]) -> str:
     line = ["hacd-graph", "experiment", "ablations", "--out", str(args.out), "--seeds",
-            *map(str, args.seeds), "--cells", args.cells, "--jobs", str(args.jobs), *common]
+            *map(str, seeds), "--cells", args.cells, "--jobs", str(args.jobs), *common]
     return shlex.join(line)
 
 
@@ -348,15 +361,15 @@ def ablations(args: argparse.Namespace, runner: Runner = subprocess_runner) -> i
             r["metrics"] = read_metrics(Path(r["run_dir"])) or r["metrics"]
         problems = write_tables(out, record)
     else:
-        common = list(args.overrides)
+        seeds, common = _seeds_and_overrides(args)
         bad = [o for o in common if "=" not in o or o.startswith("-")
                or o.split("=", 1)[0].lstrip("+~") == "run.dir"]
         if bad:
             raise UserError(f"overrides {bad}: expected key=value (run.dir is set per run)")
-        if args.jobs < 1 or not args.seeds:
-            raise UserError("--jobs must be >= 1 and --seeds must name at least one seed")
+        if args.jobs < 1:
+            raise UserError(f"--jobs {args.jobs}: expected a number >= 1")
         cells = [c.strip() for c in args.cells.split(",") if c.strip()]
-        runs = plan_grid(out, cells, args.seeds, common)
+        runs = plan_grid(out, cells, seeds, common)
         if not args.dry_run:
             out.mkdir(parents=True, exist_ok=True)
         earlier = ({(r["cell"], r["seed"]): r["seconds"]
@@ -365,8 +378,8 @@ def ablations(args: argparse.Namespace, runner: Runner = subprocess_runner) -> i
         if args.dry_run:
             return 0
         record = {"schema": SCHEMA, "git_revision": git_revision(ROOT),
-                  "command": _command(args, common), "common_overrides": common,
-                  "seeds": list(args.seeds),
+                  "command": _command(args, seeds, common), "common_overrides": common,
+                  "seeds": seeds,
                   "cells": {c: [o for o in CELLS[c]] for c in cells},
                   "runs": [{"cell": r.cell, "seed": r.seed, "overrides": r.overrides,
                             "run_dir": str(r.dir), "status": r.status,
@@ -388,7 +401,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "ablations", help="every cell x seed through train.py; mean ± std tables",
         description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, required=True, help="the grid's folder")
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--seeds", nargs="+", default=["0", "1", "2"],
+                        help="integer seeds (default 0 1 2)")
     parser.add_argument("--cells", default=",".join(CELLS),
                         help=f"comma list of {', '.join(CELLS)}")
     parser.add_argument("--jobs", type=int, default=1,

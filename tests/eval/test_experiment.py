@@ -1,0 +1,245 @@
+"""``hacd-graph experiment ablations`` with a fake runner (no training), plus one real grid."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import math
+from pathlib import Path
+
+import pytest
+
+from hacd_graph.errors import UserError
+from hacd_graph.eval import experiment
+from hacd_graph.eval.experiment import (
+    CELLS,
+    ablations,
+    cell_text,
+    compose,
+    plan_grid,
+    seed_overrides,
+    summarize,
+    table_keys,
+)
+
+
+def parse(*argv: str) -> argparse.Namespace:
+    parser = argparse.ArgumentParser()
+    experiment.register(parser.add_subparsers())
+    return parser.parse_args(["experiment", "ablations", *argv])
+
+
+def _value(args: list[str], key: str) -> str | None:
+    return next((a.split("=", 1)[1] for a in args if a.split("=", 1)[0].lstrip("+") == key),
+                None)
+
+
+class FakeRunner:
+    """Writes what train.py would (records, a teacher, ``eval/metrics.json``) instantly.
+
+    Metrics: ``classification/mAP_macro`` = 0.5 + 0.1 x seed (+ 0.2 for ``bridge=mlp``);
+    level 3 has no positive (NaN mAP)."""
+
+    def __init__(self, fail: tuple[str, int] | None = None, drop: str | None = None):
+        self.calls: list[list[str]] = []
+        self.teacher_found: dict[str, bool] = {}
+        self.fail, self.drop = fail, drop
+
+    def __call__(self, args: list[str], run_dir: Path, env: dict[str, str]) -> int:
+        assert int(env["OMP_NUM_THREADS"]) >= 1
+        self.calls.append(args)
+        assert _value(args, "run.dir") == str(run_dir)
+        records = run_dir / "records"
+        records.mkdir(parents=True, exist_ok=True)
+        if _value(args, "run.stages") == "[data]":
+            for split in ("train", "eval"):
+                (run_dir / "data" / split).mkdir(parents=True)
+                (run_dir / "data" / split / "manifest.jsonl").write_text("{}\n")
+            (records / "data.json").write_text(json.dumps({"status": "complete"}))
+            return 0
+        seed = int(_value(args, "trainer.seed"))
+        cell = run_dir.parent.name
+        self.teacher_found[f"{cell}/{seed}"] = (records / "teacher.json").is_file()
+        assert not (run_dir / "eval").exists()  # a copied teacher brings nothing later
+        (run_dir / "ach.json").write_text("{}")
+        (run_dir / "teacher").mkdir(exist_ok=True)
+        for stage in ("ach", "data", "teacher"):
+            (records / f"{stage}.json").write_text(json.dumps({"status": "complete"}))
+        if self.fail == (cell, seed):
+            return 1
+        bonus = 0.2 if "bridge=mlp" in args else 0.0
+        metrics = {key: 0.25 for key in experiment.REQUIRED}
+        metrics.update({"classification/mAP_macro": 0.5 + 0.1 * seed + bonus,
+                        "classification/level1/mAP": 0.4, "classification/level2/mAP": 0.3,
+                        "classification/level3/mAP": math.nan,
+                        "classification/level1/F1": 0.6, "classification/level2/F1": 0.2,
+                        "description/level1/F1": 0.7, "description/level2/F1": 0.1,
+                        "aqa/level/specific/accuracy": 0.1, "aqa/level/general/accuracy": 0.9})
+        metrics.pop(self.drop, None)
+        (run_dir / "eval").mkdir()
+        (run_dir / "eval" / "metrics.json").write_text(json.dumps({"metrics": metrics}))
+        (records / "eval.json").write_text(json.dumps({"status": "complete"}))
+        return 0
+
+
+def test_grid_overrides_and_teacher_groups(tmp_path: Path) -> None:
+    runs = plan_grid(tmp_path, list(CELLS), [0, 1], ["experiment=tiny"])
+    assert [(r.cell, r.seed) for r in runs] == [(c, s) for c in CELLS for s in (0, 1)]
+    has_finetune = compose(["experiment=tiny"]).get("finetune") is not None
+    for run in runs:
+        assert run.dir == tmp_path / run.cell / f"seed{run.seed}"
+        assert run.overrides[-len(seed_overrides(0, has_finetune)):] == seed_overrides(
+            run.seed, has_finetune)
+    by = {(r.cell, r.seed): r for r in runs}
+    assert by["ach_shuffled", 1].overrides[:2] == ["ach.variant=shuffled", "++ach.seed=1"]
+    # the bridge baselines share the method's teacher at each seed; nothing else does
+    for seed in (0, 1):
+        assert by["hacd", seed].teacher_key == by["mlp", seed].teacher_key \
+            == by["no_probs", seed].teacher_key
+    groups = {r.teacher_key for r in runs}
+    assert len(groups) == 2 * (len(CELLS) - 2)
+    assert by["hacd", 0].teacher_key != by["hacd", 1].teacher_key
+
+
+def test_seed_and_cell_overrides_compose() -> None:
+    cfg = compose(["experiment=tiny", *CELLS["ach_truncated"], *seed_overrides(7, True)])
+    assert cfg.trainer.seed == 7 and cfg.distill.trainer.seed == 7
+    assert cfg.finetune.trainer.seed == 7
+    assert cfg.ach.variant == "truncated" and cfg.ach.max_depth == 3
+
+
+def test_unknown_cell_and_bad_out_are_user_errors(tmp_path: Path) -> None:
+    with pytest.raises(UserError, match="unknown cell.*nope"):
+        plan_grid(tmp_path, ["hacd", "nope"], [0], [])
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(UserError, match="is a file"):
+        ablations(parse("--out", str(tmp_path / "file")), runner=FakeRunner())
+    with pytest.raises(UserError, match="--render: no"):
+        ablations(parse("--out", str(tmp_path / "empty"), "--render"), runner=FakeRunner())
+    with pytest.raises(UserError, match="expected integers"):
+        ablations(parse("--out", str(tmp_path / "x"), "--seeds", "0", "one"), runner=FakeRunner())
+    with pytest.raises(UserError, match="run.dir is set per run"):
+        ablations(parse("--out", str(tmp_path / "x"), "run.dir=/tmp/y"), runner=FakeRunner())
+
+
+def test_grid_reuses_data_and_teachers_then_skips_finished_runs(tmp_path: Path,
+                                                                capsys: pytest.CaptureFixture
+                                                                ) -> None:
+    out = tmp_path / "grid"
+    fake = FakeRunner()
+    args = parse("--out", str(out), "--cells", "hacd,mlp,flat", "--seeds", "0", "1")
+    assert ablations(args, runner=fake) == 0
+    data_call, *runs = fake.calls
+    assert _value(data_call, "run.stages") == "[data]" and len(runs) == 6
+    assert {_value(c, "data.root") for c in runs} == {str(out / "data" / "data")}
+    # teacher owners run first; the mlp runs start from hacd's finished teacher
+    assert [_value(c, "run.dir").split("/")[-2] for c in runs[:4]] == ["hacd"] * 2 + ["flat"] * 2
+    assert fake.teacher_found == {"hacd/0": False, "hacd/1": False, "flat/0": False,
+                                  "flat/1": False, "mlp/0": True, "mlp/1": True}
+    first = json.loads((out / "ablations.json").read_text())
+    assert all(r["seconds"] is not None for r in first["runs"])
+    capsys.readouterr()
+
+    again = FakeRunner()
+    assert ablations(args, runner=again) == 0
+    assert again.calls == []  # every run finished and the data exist: no process started
+    assert "finished earlier, skipped" in capsys.readouterr().out
+    second = json.loads((out / "ablations.json").read_text())
+    assert [r["seconds"] for r in second["runs"]] == [r["seconds"] for r in first["runs"]]
+
+
+def test_tables_hold_mean_std_and_every_seed(tmp_path: Path) -> None:
+    out = tmp_path / "grid"
+    args = parse("--out", str(out), "--cells", "hacd,mlp", "--seeds", "0", "1", "2",
+                 "experiment=tiny")
+    assert ablations(args, runner=FakeRunner()) == 0
+    md = (out / "ablations.md").read_text()
+    assert "| metric | hacd | mlp |" in md
+    assert "| classification/mAP_macro | 0.600 ± 0.100 (3) | 0.800 ± 0.100 (3) |" in md
+    assert "experiment=tiny" in md and "git " in md
+    # the two deepest levels with a positive (level 3 has none), AQA general before specific
+    assert "classification/level1/F1" in md and "classification/level2/F1" in md
+    assert "level3" not in md and "level0" not in md
+    assert md.index("aqa/level/general") < md.index("aqa/level/specific")
+    rows = list(csv.DictReader((out / "ablations.csv").open()))
+    row = next(r for r in rows if r["cell"] == "mlp" and r["metric"] == "classification/mAP_macro")
+    assert float(row["mean"]) == pytest.approx(0.8) and float(row["std"]) == pytest.approx(0.1)
+    assert row["n"] == "3" and [float(v) for v in row["values"].split(";")] == pytest.approx(
+        [0.7, 0.8, 0.9])
+    saved = json.loads((out / "ablations.json").read_text())
+    assert saved["cells"] == {"hacd": [], "mlp": ["bridge=mlp"]}
+    assert saved["common_overrides"] == ["experiment=tiny"]
+    assert "git_revision" in saved and len(saved["runs"]) == 6
+    mlp2 = next(r for r in saved["runs"] if r["cell"] == "mlp" and r["seed"] == 2)
+    assert "trainer.seed=2" in mlp2["overrides"]
+    assert mlp2["metrics"]["classification/mAP_macro"] == pytest.approx(0.9)
+
+
+def test_render_rewrites_tables_without_running(tmp_path: Path) -> None:
+    out = tmp_path / "grid"
+    assert ablations(parse("--out", str(out), "--cells", "hacd", "--seeds", "0", "1"),
+                     runner=FakeRunner()) == 0
+    (out / "ablations.md").unlink()
+    metrics = out / "hacd" / "seed1" / "eval" / "metrics.json"
+    data = json.loads(metrics.read_text())
+    data["metrics"]["classification/mAP_macro"] = 0.9  # a re-evaluated run
+    metrics.write_text(json.dumps(data))
+
+    def no_runs(*_: object) -> int:
+        raise AssertionError("--render started a run")
+
+    assert ablations(parse("--out", str(out), "--render"), runner=no_runs) == 0
+    assert "| classification/mAP_macro | 0.700 ± 0.283 (2) |" in (out / "ablations.md").read_text()
+
+
+def test_failed_run_or_missing_metric_exits_nonzero(tmp_path: Path,
+                                                    capsys: pytest.CaptureFixture) -> None:
+    args = parse("--out", str(tmp_path / "a"), "--cells", "hacd,mlp", "--seeds", "0", "1")
+    assert ablations(args, runner=FakeRunner(fail=("mlp", 1))) == 1
+    err = capsys.readouterr().err
+    assert f"run mlp seed 1 failed; see {tmp_path / 'a' / 'mlp' / 'seed1'}/train.log" in err
+    saved = json.loads((tmp_path / "a" / "ablations.json").read_text())
+    assert [r["status"] for r in saved["runs"]] == ["ran", "ran", "ran", "failed"]
+    assert "| classification/mAP_macro | 0.550 ± 0.071 (2) | 0.700 (1) |" in \
+        (tmp_path / "a" / "ablations.md").read_text()
+
+    args = parse("--out", str(tmp_path / "b"), "--cells", "hacd", "--seeds", "0")
+    assert ablations(args, runner=FakeRunner(drop="caption/CIDEr")) == 1
+    assert "run hacd seed 0 reports no caption/CIDEr" in capsys.readouterr().err
+
+
+def test_dry_run_prints_commands_only(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    args = parse("--out", str(tmp_path / "g"), "--cells", "hacd,no_probs", "--seeds", "3",
+                 "--dry-run")
+    assert ablations(args, runner=FakeRunner(fail=("hacd", 3))) == 0
+    printed = capsys.readouterr().out.splitlines()
+    assert len(printed) == 3 and not (tmp_path / "g").exists()
+    assert "run.stages=[data]" in printed[0]
+    assert printed[2].endswith(f"# teacher from {tmp_path / 'g' / 'hacd' / 'seed3'}")
+    assert "bridge.teacher_probs=false trainer.seed=3" in printed[2]
+
+
+def test_summary_and_cell_text() -> None:
+    assert summarize([1.0, 3.0, None, math.nan]) == (2.0, pytest.approx(math.sqrt(2)), 2)
+    assert summarize([None])[2] == 0
+    assert cell_text(*summarize([0.25])) == "0.250 (1)"
+    assert cell_text(*summarize([])) == "n/a"
+    assert cell_text(0.001234, 0.0005, 3) == "0.001234 ± 0.0005 (3)"
+    keys = table_keys([{"classification/level4/mAP": 0.1, "classification/level5/mAP": 0.2,
+                        "classification/level6/mAP": math.nan}])
+    assert "classification/level5/F1" in keys and "description/level4/F1" in keys
+    assert "classification/level6/F1" not in keys
+
+
+@pytest.mark.slow
+def test_real_grid_two_cells_two_seeds(tmp_path: Path) -> None:
+    """train.py end to end (experiment=tiny): hacd and mlp at seeds 0 and 1."""
+    args = parse("--out", str(tmp_path / "g"), "--cells", "hacd,mlp", "--seeds", "0", "1",
+                 "experiment=tiny")
+    assert ablations(args) == 0
+    saved = json.loads((tmp_path / "g" / "ablations.json").read_text())
+    assert all(r["status"] == "ran" and r["metrics"] for r in saved["runs"])
+    log = (tmp_path / "g" / "mlp" / "seed0" / "train.log").read_text()
+    assert "teacher: skipped" in log
+    assert ablations(args) == 0  # resumable: nothing runs again
