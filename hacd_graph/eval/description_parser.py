@@ -322,6 +322,17 @@ def _as_array(x: np.ndarray | torch.Tensor) -> np.ndarray:
     return x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x)
 
 
+def expected_truth(true_labels: np.ndarray | torch.Tensor,
+                   parser: DescriptionParser) -> np.ndarray:
+    """``[C, N]`` bool: row c is ``parser.expected(labels[c])``, what a perfect description
+    of clip c names (the truth to hold parsed descriptions against)."""
+    labels = _as_array(true_labels) > 0.5
+    out = np.zeros(labels.shape, dtype=bool)
+    for c, row in enumerate(labels):
+        out[c, list(parser.expected(np.flatnonzero(row).tolist()))] = True
+    return out
+
+
 def description_scores(
     predicted_texts: Sequence[str],
     true_labels: np.ndarray | torch.Tensor,
@@ -330,9 +341,10 @@ def description_scores(
 ) -> dict[str, float]:
     """Per-level concept precision, recall and F1 of generated descriptions.
 
-    The truth of clip c is ``labels[c] ∩ (parser.expressible ∪ predicted[c])``: what the
-    generator's text can name, plus any true concept the prediction names anyway (so naming
-    a true concept is never a false positive). Counts are pooled over clips (micro), per
+    The truth of clip c is ``parser.expected(labels[c]) ∪ (labels[c] ∩ predicted[c])``: its
+    labels that the generator's text can name (closed under ancestors; a subset of
+    ``labels ∩ parser.expressible``), plus any true concept the prediction names anyway, so
+    naming a true concept is never a false positive. Counts are pooled over clips (micro), per
     level of the hierarchy; the root level 0 is left out. A level with no true and no
     predicted concept gets no key. P (R) is 0 where nothing was predicted (true).
 
@@ -355,15 +367,14 @@ def description_scores(
     level = ach.level.numpy()
     depth = int(level.max()) + 1
     counts = np.zeros((depth, 3), dtype=np.int64)  # tp, fp, fn per level
-    expressible = np.zeros(len(ach), dtype=bool)
-    expressible[list(parser.expressible)] = True
     failures = 0
     for text, row in zip(predicted_texts, labels, strict=True):
         parsed = parser.parse(text)
         failures += parsed.failed
         pred = np.zeros(len(ach), dtype=bool)
         pred[list(parsed.concepts)] = True
-        truth = row & (expressible | pred)
+        truth = row & pred
+        truth[list(parser.expected(np.flatnonzero(row).tolist()))] = True
         for k, mask in enumerate((pred & truth, pred & ~truth, truth & ~pred)):
             counts[:, k] += np.bincount(level[mask], minlength=depth)
     out: dict[str, float] = {}
