@@ -226,10 +226,10 @@ class FeatureStream(IterableDataset):
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
         frontend = make_frontend(self.config)
-        with torch.no_grad():
-            for item in self.clips:
-                yield {"id": item["id"], "target": item["target"],
-                       "features": frontend(item["audio"][None])[0]}
+        for item in self.clips:
+            with torch.no_grad():  # not around the yield: grad mode would leak to the caller
+                features = frontend(item["audio"][None])[0]
+            yield {"id": item["id"], "target": item["target"], "features": features}
 
 
 def rank_batch_limit(clips: IterableDataset, epoch: int, world_size: int, num_workers: int,
