@@ -79,8 +79,7 @@ class DescriptionParser:
         self._closure = [frozenset(ach.ancestors(i) | {i}) for i in range(len(ach))]
         generator = _generator_lexicon(ach)
         lexicon: dict[str, set[int]] = {}
-        for concept in ach.concepts:
-            i = ach.index(concept.id)
+        for i, concept in enumerate(ach.concepts):
             for text in (concept.name, *concept.aliases):
                 key = _normalise(text)
                 if key:
