@@ -316,7 +316,7 @@ def _add_rows(llm: PreTrainedModel, new_size: int) -> None:
     untied = out is not None and out.weight is not emb
     params = [emb, *([out.weight] if untied else []),
               *([out.bias] if untied and getattr(out, "bias", None) is not None else [])]
-    with _gathered(params), torch.no_grad():
+    with gathered_parameters(params), torch.no_grad():
         emb[old:] = emb[:old].mean(dim=0)
         if untied:
             out.weight[old:] = out.weight[:old].mean(dim=0)
@@ -324,7 +324,7 @@ def _add_rows(llm: PreTrainedModel, new_size: int) -> None:
                 out.bias[old:] = out.bias[:old].mean()
 
 
-def _gathered(params: list[torch.Tensor]) -> Any:
+def gathered_parameters(params: list[torch.Tensor]) -> Any:
     """A context in which ``params`` are whole: DeepSpeed's gather (rank 0 writes, the
     others receive) for parameters ZeRO-3 has partitioned, else nothing to do."""
     if any(hasattr(p, "ds_id") for p in params):

@@ -230,11 +230,16 @@ class DistillStage:
                      teacher_logits=data.teacher.logits[idx])
         return batch
 
+    def _model_inputs(self, batch: dict) -> dict[str, torch.Tensor]:
+        """Inputs of the model besides the prompt, audio and labels (none here)."""
+        return {}
+
     def _forward(self, model: nn.Module, batch: dict) -> tuple[Any, torch.Tensor]:
         dtype = _dtype(model)
         out = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
                     audio_features=batch["audio_features"].to(dtype),
-                    concept_probs=batch["concept_probs"].to(dtype), labels=batch["labels"])
+                    concept_probs=batch["concept_probs"].to(dtype), labels=batch["labels"],
+                    **self._model_inputs(batch))
         hdl = hierarchical_distillation_loss(
             out.concept_logits.float(), batch["teacher_logits"].float(),
             self.plan(out.concept_logits.device), temperature=self.config.temperature,

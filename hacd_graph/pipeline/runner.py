@@ -9,6 +9,10 @@ Run directory (DESIGN.md "Run directory"; bookkeeping in ``run_directory.py``)::
     <run.dir>/teacher/                  model.pt, metrics.json, ckpt/, teacher.json, ...
     <run.dir>/distill/                  audio_lm/ (bridge, LoRA adapter, concept head),
                                         metrics.json, ckpt/, teacher_outputs_*.pt
+    <run.dir>/finetune/                 audio_lm/, retrieval.pt, metrics.json, ckpt/
+    <run.dir>/eval/                     metrics.json, examples.jsonl, attention.npz,
+                                        errors.json, counterfactual.json
+    <run.dir>/report.md, report.html    the report (report_files/ holds its figures)
     <run.dir>/train.log, summary.json
 
 Every stage is fingerprinted before any work (settings and upstream fingerprints): a
@@ -19,6 +23,7 @@ the run with one line naming the change.
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import sys
@@ -43,6 +48,8 @@ from hacd_graph.pipeline.stages import (
     run_ach,
     run_data,
     run_distill,
+    run_eval,
+    run_finetune,
     run_teacher,
     trainer_settings,
 )
@@ -51,7 +58,7 @@ from hacd_graph.training import DistributedContext, TrainResult, config_from_map
 from hacd_graph.training.loop import completed_result
 
 log = logging.getLogger("hacd_graph.pipeline")
-TRAINING_STAGES = ("teacher", "distill")
+TRAINING_STAGES = ("teacher", "distill", "finetune")
 KEY_METRICS = ("mAP_macro", "hF1", "violation_rate")
 
 
@@ -79,7 +86,8 @@ def plan_stages(cfg: DictConfig, stages: list[str], ctx: DistributedContext,
     plans: dict[str, StagePlan] = {}
     data = config_from_mapping(DataConfig, container(cfg, "data"), "data")
     outputs = {"ach": ("ach.json",), "data": ("data",) if data.root is None else (),
-               "teacher": ("teacher",), "distill": ("distill",)}
+               "teacher": ("teacher",), "distill": ("distill",), "finetune": ("finetune",),
+               "eval": ("eval", "report.md", "report.html", "report_files")}
     for name in stages:
         settings = SETTINGS[name](cfg)
         inputs = {up: plans[up].fingerprint for up in STAGE_INPUTS[name]}
@@ -101,6 +109,11 @@ def _key_numbers(result: Any) -> dict[str, Any]:
         out.update(engine=m.get("engine"), world_size=m.get("world_size"),
                    steps=m.get("step"), examples_per_s=m.get("train", {}).get("examples_per_s"))
         return out
+    if isinstance(result, dict) and "metrics" in result:  # the eval stage
+        m = result["metrics"]
+        keys = ("classification/hF1", "description/F1", "caption/CIDEr", "aqa/accuracy",
+                "retrieval/t2a/R@10")
+        return {k: m.get(k) for k in keys}
     if isinstance(result, ConceptHierarchy):
         return {"concepts": len(result), "levels": result.depth}
     if isinstance(result, tuple):
@@ -192,6 +205,9 @@ def _run_stages(cfg: DictConfig, plans: list[StagePlan], run: RunDirectory,
     summary = {"run_dir": str(run.path), "git_revision": git_revision(), "stages": rows}
     run.write_summary(summary)
     if ctx.is_main:
+        report = run.path / "report.html"
+        if report.is_file():
+            log.info("report: %s (and report.md)", report)
         log.info("done: %s (summary.json, train.log, records/)", run.path)
     return {"run_dir": run.path, "summary": summary, "seconds": seconds, **results}
 
@@ -206,6 +222,11 @@ def _stage(cfg: DictConfig, plan: StagePlan, data: DataConfig, results: dict[str
         return run_ach(cfg, run_dir, ctx)
     if name == "data":
         return data_folders(data, run_dir) if action == "skip" else run_data(data, run_dir, ctx)
+    if name == "eval":
+        metrics = run_dir / "eval" / "metrics.json"
+        if action == "skip" and metrics.is_file():
+            return json.loads(metrics.read_text())
+        return run_eval(cfg, results["data"], run_dir, ctx)
     if action == "skip":
         steps = int(trainer_settings(cfg, name)["max_steps"])
         done = completed_result(run_dir / name, steps, plan.fingerprint)
@@ -217,5 +238,6 @@ def _stage(cfg: DictConfig, plan: StagePlan, data: DataConfig, results: dict[str
     if name == "teacher":
         return run_teacher(cfg, results["ach"], data, results["data"], run_dir, ctx,
                            use_deepspeed, plan.fingerprint)
-    return run_distill(cfg, results["ach"], results["data"], run_dir, ctx, use_deepspeed,
-                       plan.fingerprint)
+    run = run_distill if name == "distill" else run_finetune
+    return run(cfg, results["ach"], results["data"], run_dir, ctx, use_deepspeed,
+               plan.fingerprint)

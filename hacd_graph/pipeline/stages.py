@@ -29,10 +29,12 @@ from hacd_graph.training import (
     fit,
 )
 
-STAGES = ("ach", "data", "teacher", "distill")
-STAGE_VERSIONS = {"ach": 1, "data": 1, "teacher": 1, "distill": 1}
+STAGES = ("ach", "data", "teacher", "distill", "finetune", "eval")
+STAGE_VERSIONS = {"ach": 1, "data": 1, "teacher": 1, "distill": 1, "finetune": 1, "eval": 1}
 STAGE_INPUTS = {"ach": (), "data": (), "teacher": ("ach", "data"),
-                "distill": ("ach", "data", "teacher")}
+                "distill": ("ach", "data", "teacher"),
+                "finetune": ("ach", "data", "teacher", "distill"),
+                "eval": ("ach", "data", "teacher", "distill", "finetune")}
 # settings that change how a run is watched, checkpointed or parallelised, not its results
 WATCH_ONLY_TRAINER = ("progress", "tensorboard", "log_every", "resume", "ckpt_every",
                       "keep_last")
@@ -187,8 +189,18 @@ def distill_settings(cfg: DictConfig) -> dict[str, Any]:
             "llm": _without(container(cfg, "llm"), WATCH_ONLY_LLM)}
 
 
+def finetune_settings(cfg: DictConfig) -> dict[str, Any]:
+    finetune = container(cfg, "finetune")
+    finetune["trainer"] = _without(trainer_settings(cfg, "finetune"), WATCH_ONLY_TRAINER)
+    return {"finetune": finetune}
+
+
+def eval_settings(cfg: DictConfig) -> dict[str, Any]:
+    return {"eval": container(cfg, "eval")}
+
+
 SETTINGS = {"ach": ach_settings, "data": data_settings, "teacher": teacher_settings,
-            "distill": distill_settings}
+            "distill": distill_settings, "finetune": finetune_settings, "eval": eval_settings}
 
 
 def resume_key(cfg: DictConfig, ctx: DistributedContext, use_deepspeed: bool
@@ -276,52 +288,67 @@ def _llm_loader(cfg: DictConfig, ctx: DistributedContext) -> Any:
                                   trust_remote_code=llm_cfg.get("trust_remote_code", False))
 
 
-def run_distill(cfg: DictConfig, ach: ConceptHierarchy, folders: tuple[Path, Path],
-                run_dir: Path, ctx: DistributedContext, use_deepspeed: bool,
-                fingerprint: str | None = None) -> TrainResult:
-    """Distil the trained teacher into the LLM through the one loop into ``<run>/distill``."""
-    from hacd_graph.distill.stage import DistillConfig, DistillData, DistillStage
-    from hacd_graph.distill.student import StudentSpec
+def _student_splits(cfg: DictConfig, ach: ConceptHierarchy, folders: tuple[Path, Path],
+                    run_dir: Path, ctx: DistributedContext, texts: bool) -> tuple[Any, dict]:
+    """The trained teacher and, per split, its cached outputs with the clips' texts.
+
+    The teacher's outputs are computed once (rank 0) into ``<run>/distill`` and read by
+    both distillation and fine-tuning. With ``texts``, the splits are ``FinetuneData``
+    (captions and QA too), else ``DistillData``.
+    """
+    from hacd_graph.distill.finetune import FinetuneData
+    from hacd_graph.distill.stage import DistillData
     from hacd_graph.distill.teacher_cache import cached_teacher_outputs
-    from hacd_graph.llm import LoraSettings
     from hacd_graph.teacher.data import cached_features, open_clips
     from hacd_graph.teacher.stage import load_teacher
+
+    teacher = load_teacher(run_dir / "teacher", ach)
+    logmel = teacher.config.logmel
+    cache_dir = run_dir / "distill"
+    splits = {}
+    for split, folder in zip(("train", "eval"), folders, strict=True):
+        clips = open_clips(folder, ach, logmel.sample_rate)
+        cache = cache_dir / f"teacher_outputs_{split}.pt"
+        outputs = None
+        if ctx.is_main:
+            cache_dir.mkdir(parents=True, exist_ok=True)
+            features = (torch.empty(len(clips), 0) if cache.is_file()
+                        else cached_features(clips, logmel, show_progress=True))
+            outputs = cached_teacher_outputs(cache, teacher, features)
+        ctx.barrier()
+        if outputs is None:
+            outputs = cached_teacher_outputs(cache, teacher, torch.empty(len(clips), 0))
+        meta = [clips.dataset.metadata(i) for i in range(len(clips))]
+        descriptions = [m["description"] for m in meta]
+        if texts:
+            splits[split] = FinetuneData(outputs, descriptions, clips.targets,
+                                         captions=[m["captions"] or [m["caption"]]
+                                                   for m in meta],
+                                         qa=[m["qa"] for m in meta])
+        else:
+            splits[split] = DistillData(outputs, descriptions, clips.targets)
+    return teacher, splits
+
+
+def _student(cfg: DictConfig, ach: ConceptHierarchy, teacher: Any, audio_dim: int,
+             run_dir: Path, ctx: DistributedContext, seed: int) -> tuple[Any, torch.Tensor, bool]:
+    """(StudentSpec, the HDL's loss table, whether the student trains with the HDL)."""
+    from hacd_graph.distill.stage import DistillConfig
+    from hacd_graph.distill.student import StudentSpec
+    from hacd_graph.llm import LoraSettings
 
     settings = container(cfg, "distill")
     settings.pop("trainer", None)
     config = config_from_mapping(DistillConfig, settings, "distill")
-    trainer = config_from_mapping(TrainerConfig, trainer_settings(cfg, "distill"),
-                                  "distill.trainer")
     bridge = container(cfg, "bridge")
     use_hdl = (bridge.get("bridge_type") != "mlp") if config.hdl == "auto" else bool(config.hdl)
     llm_cfg = container(cfg, "llm")
     head_cfg = llm_cfg.get("concept_head") or {}
-
-    teacher_dir, stage_dir = run_dir / "teacher", run_dir / "distill"
-    teacher = load_teacher(teacher_dir, ach)
-    logmel = teacher.config.logmel
-    splits = {}
-    for split, folder in zip(("train", "eval"), folders, strict=True):
-        clips = open_clips(folder, ach, logmel.sample_rate)
-        outputs = None
-        if ctx.is_main:
-            stage_dir.mkdir(parents=True, exist_ok=True)
-            features = cached_features(clips, logmel, show_progress=True)
-            outputs = cached_teacher_outputs(stage_dir / f"teacher_outputs_{split}.pt",
-                                             teacher, features)
-        ctx.barrier()
-        if outputs is None:
-            outputs = cached_teacher_outputs(stage_dir / f"teacher_outputs_{split}.pt",
-                                             teacher, torch.empty(len(clips), 0))
-        descriptions = [clips.dataset.metadata(i)["description"] for i in range(len(clips))]
-        splits[split] = DistillData(outputs, descriptions, clips.targets)
-
-    embeddings_file = teacher_dir / "concept_embeddings.pt"
-    graph_teacher = teacher.config.head == "graph"
-    if graph_teacher and embeddings_file.is_file():
+    embeddings_file = run_dir / "teacher" / "concept_embeddings.pt"
+    if teacher.config.head == "graph" and embeddings_file.is_file():
         embeddings, train_concepts = torch.load(embeddings_file), False
     else:  # a flat teacher has no node embeddings: the student learns a free table
-        generator = torch.Generator().manual_seed(trainer.seed)
+        generator = torch.Generator().manual_seed(seed)
         dim = int(container(cfg, "gnn").get("out_dim", 64))
         embeddings = torch.randn(len(ach), dim, generator=generator) * dim ** -0.5
         train_concepts = True
@@ -330,12 +357,71 @@ def run_distill(cfg: DictConfig, ach: ConceptHierarchy, folders: tuple[Path, Pat
     student = StudentSpec(
         load_llm=_llm_loader(cfg, ctx), bridge=bridge,
         lora=LoraSettings.from_config(llm_cfg.get("lora")),
-        concept_embeddings=embeddings, audio_dim=splits["train"].teacher.audio_dim,
+        concept_embeddings=embeddings, audio_dim=audio_dim,
         train_concepts=train_concepts, probe_head=not use_hdl,
         free_bias=bool(head_cfg.get("free_bias", False)),
         summary=head_cfg.get("summary", "last_audio"),
         audio_token=llm_cfg.get("audio_token", "<audio>"))
+    return student, loss_table, use_hdl
+
+
+def run_distill(cfg: DictConfig, ach: ConceptHierarchy, folders: tuple[Path, Path],
+                run_dir: Path, ctx: DistributedContext, use_deepspeed: bool,
+                fingerprint: str | None = None) -> TrainResult:
+    """Distil the trained teacher into the LLM through the one loop into ``<run>/distill``."""
+    from hacd_graph.distill.stage import DistillConfig, DistillStage
+
+    settings = container(cfg, "distill")
+    settings.pop("trainer", None)
+    config = config_from_mapping(DistillConfig, settings, "distill")
+    trainer = config_from_mapping(TrainerConfig, trainer_settings(cfg, "distill"),
+                                  "distill.trainer")
+    teacher, splits = _student_splits(cfg, ach, folders, run_dir, ctx, texts=False)
+    student, loss_table, use_hdl = _student(cfg, ach, teacher, splits["train"].teacher.audio_dim,
+                                            run_dir, ctx, trainer.seed)
     stage = DistillStage(ach, loss_table, student, config, splits["train"], splits["eval"],
                          trainer.batch_size, seed=trainer.seed, hdl=use_hdl)
     ds = container(cfg, "deepspeed") if use_deepspeed else None
-    return fit(stage, trainer, stage_dir, ctx, deepspeed=ds, fingerprint=fingerprint)
+    return fit(stage, trainer, run_dir / "distill", ctx, deepspeed=ds, fingerprint=fingerprint)
+
+
+def run_finetune(cfg: DictConfig, ach: ConceptHierarchy, folders: tuple[Path, Path],
+                 run_dir: Path, ctx: DistributedContext, use_deepspeed: bool,
+                 fingerprint: str | None = None) -> TrainResult:
+    """Fine-tune the distilled student on captioning, AQA and description (``<run>/finetune``)."""
+    from hacd_graph.distill.finetune import FinetuneConfig, FinetuneStage
+
+    settings = container(cfg, "finetune")
+    settings.pop("trainer", None)
+    config = config_from_mapping(FinetuneConfig, settings, "finetune")
+    trainer = config_from_mapping(TrainerConfig, trainer_settings(cfg, "finetune"),
+                                  "finetune.trainer")
+    teacher, splits = _student_splits(cfg, ach, folders, run_dir, ctx, texts=True)
+    student, loss_table, use_hdl = _student(cfg, ach, teacher, splits["train"].teacher.audio_dim,
+                                            run_dir, ctx, trainer.seed)
+    stage = FinetuneStage(ach, loss_table, student, config, splits["train"], splits["eval"],
+                          trainer.batch_size, distilled=run_dir / "distill" / "model.pt",
+                          seed=trainer.seed, hdl=use_hdl)
+    ds = container(cfg, "deepspeed") if use_deepspeed else None
+    return fit(stage, trainer, run_dir / "finetune", ctx, deepspeed=ds, fingerprint=fingerprint)
+
+
+def run_eval(cfg: DictConfig, folders: tuple[Path, Path], run_dir: Path,
+             ctx: DistributedContext) -> dict[str, Any]:
+    """Score the fine-tuned student on the held-out split (rank 0) and write the report.
+
+    Returns:
+        The content of ``<run>/eval/metrics.json`` (``{}`` on the other ranks).
+    """
+    from hacd_graph.eval.report import write_report
+    from hacd_graph.eval.stage import EvalConfig, evaluate_run, load_held_out
+    from hacd_graph.eval.trained_run import TrainedRun
+
+    config = config_from_mapping(EvalConfig, container(cfg, "eval"), "eval")
+    result: dict[str, Any] = {}
+    if ctx.is_main:
+        run = TrainedRun.load(run_dir, stage="finetune")
+        result = evaluate_run(run, load_held_out(run, folders[1]), config, run_dir / "eval")
+        write_report(run_dir)
+    ctx.barrier()
+    return result

@@ -142,6 +142,31 @@ class PartLRSettings:
     head: float | None = None
 
 
+@dataclass
+class FinetuneLRSettings(PartLRSettings):
+    """``finetune.lr``: as ``distill.lr``, plus the retrieval heads."""
+
+    retrieval: float | None = None
+
+
+@dataclass
+class TaskWeights:
+    """``finetune.tasks``: the sampling weight of each fine-tuning task."""
+
+    caption: float = 1.0
+    aqa: float = 1.0
+    description: float = 1.0
+
+
+@dataclass
+class TaskPrompts:
+    """``finetune.prompts``: the instruction of each task."""
+
+    caption: str = ""
+    aqa: str = ""
+    description: str = ""
+
+
 # ---- the table ---------------------------------------------------------------------------
 
 TRAINER_RULES: dict[str, Rule] = {
@@ -238,6 +263,26 @@ SECTIONS: tuple[Section, ...] = (
     Section("distill.lr", f"{V}:PartLRSettings",
             {"bridge": above(0), "lora": above(0), "head": above(0)}),
     Section("distill.trainer", "hacd_graph.training:TrainerConfig", TRAINER_RULES),
+    Section("finetune", "hacd_graph.distill.finetune:FinetuneConfig",
+            {"hdl_weight": at_least(0), "contrastive_weight": at_least(0),
+             "contrastive_dim": at_least(1), "contrastive_temperature": above(0),
+             "temperature": above(0), "max_target_tokens": at_least(1),
+             "eval_batch_size": at_least(1), "top_k": at_least(1),
+             "backend": one_of("auto", "torch", "sparse", "cpu", "triton", "cuda")}),
+    Section("finetune.tasks", f"{V}:TaskWeights",
+            {"caption": at_least(0), "aqa": at_least(0), "description": at_least(0)}),
+    Section("finetune.prompts", f"{V}:TaskPrompts"),
+    Section("finetune.lr", f"{V}:FinetuneLRSettings",
+            {"bridge": above(0), "lora": above(0), "head": above(0), "retrieval": above(0)}),
+    Section("finetune.trainer", "hacd_graph.training:TrainerConfig", TRAINER_RULES),
+    Section("eval", "hacd_graph.eval.stage:EvalConfig",
+            {"batch_size": at_least(1), "examples": at_least(0),
+             "attention_clips": at_least(0), "counterfactual_clips": at_least(0)},
+            {"corenlp": "dir"}, needed_by=("eval",)),
+    Section("eval.generation", "hacd_graph.eval.stage:GenerationSettings",
+            {"description_tokens": at_least(1), "caption_tokens": at_least(1),
+             "answer_tokens": at_least(1), "num_beams": at_least(1),
+             "repetition_penalty": above(0), "no_repeat_ngram_size": at_least(0)}),
 )
 
 
