@@ -66,7 +66,7 @@ def level_bars(series: Mapping[str, Mapping[int, float | None]], title: str,
         ax.bar(x, y, width=width, label=name)
     ax.set_xticks(range(len(levels)), [f"L{lv}" for lv in levels])
     ax.set(xlabel="hierarchy level (1 = most general)", ylabel=ylabel, title=title)
-    ax.set_ylim(0, max(1.0, *(v for s in series.values() for v in s.values() if v is not None)))
+    ax.set_ylim(0, max([1.0, *(v for s in series.values() for v in s.values() if v is not None)]))
     if series:
         ax.legend(loc="upper right", fontsize="small")
     return fig

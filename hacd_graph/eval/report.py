@@ -298,10 +298,13 @@ def _examples(doc: _Doc, path: Path, max_qa: int = 4) -> None:
     if not path.is_file():
         doc.not_available("no eval/examples.jsonl")
         return
-    for line in path.read_text().splitlines():
+    for number, line in enumerate(path.read_text().splitlines(), 1):
         if not line.strip():
             continue
-        ex = json.loads(line)
+        try:
+            ex = json.loads(line)
+        except json.JSONDecodeError as err:
+            raise UserError(f"{path}, line {number}: not valid JSON ({err})") from None
         doc.heading(3, str(ex.get("id", "?")))
         failed = " (the parser could not read it)" if ex.get("parse_failed") else ""
         rows = [["description", ex.get("reference_description"),

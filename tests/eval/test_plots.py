@@ -64,6 +64,8 @@ def test_level_bars_groups_series_by_level_and_skips_missing():
     assert [t.get_text() for t in ax.get_xticklabels()] == ["L1", "L2"]
     assert ax.get_title() == "by level" and "level" in ax.get_xlabel()
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["mAP", "F1"]
+    empty = level_bars({"F1": {1: None}}, "nothing scored").axes[0]
+    assert len(empty.patches) == 0 and empty.get_ylim() == (0, 1)
 
 
 def test_confusion_distance_bars_sorted_by_distance():
