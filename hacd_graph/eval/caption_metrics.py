@@ -139,7 +139,10 @@ def stage_jar_dir(sub: str, root: Path, extra: Sequence[Path] = ()) -> Path:
     """
     target = root / sub
     if target.is_dir():
-        return target
+        names = [p.name for p in (PACKAGE_DIR / sub).iterdir() if p.name != "__pycache__"]
+        if all((target / name).exists() for name in names):  # links still resolve
+            return target
+        shutil.rmtree(target, ignore_errors=True)  # stale (the install moved): build again
     tmp = Path(tempfile.mkdtemp(prefix=f".{sub}-", dir=root))
     for item in (PACKAGE_DIR / sub).iterdir():
         if item.name == "__pycache__":

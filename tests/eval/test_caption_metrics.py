@@ -152,3 +152,11 @@ def test_missing_java_is_one_clear_catchable_error(monkeypatch, tmp_path):
 def test_bad_inputs_raise_user_error(refs, cands, match):
     with pytest.raises(UserError, match=match):
         caption_scores(refs, cands)
+
+
+def test_stale_staged_folder_is_rebuilt(tmp_path):
+    staged = cm.stage_jar_dir("tokenizer", tmp_path)
+    assert (staged / "stanford-corenlp-3.4.1.jar").exists()
+    assert cm.stage_jar_dir("tokenizer", tmp_path) == staged  # reused
+    (staged / "stanford-corenlp-3.4.1.jar").unlink()  # as if the install had moved
+    assert (cm.stage_jar_dir("tokenizer", tmp_path) / "stanford-corenlp-3.4.1.jar").exists()
