@@ -266,13 +266,13 @@ def _level_charts(doc: _Doc, record: Mapping[str, Any]) -> None:
         doc.not_available("no description/level{L} metrics")
 
 
-def _attention(doc: _Doc, path: Path) -> None:
+def _attention(doc: _Doc, path: Path, why_not: str | None) -> None:
     from hacd_graph.eval.plots import attention_under_spectrogram, concept_attention_by_level
 
     doc.heading(2, "Attention maps")
     if not path.is_file():
-        doc.not_available("no eval/attention.npz: the bridge has no attention, or eval did "
-                          "not record it")
+        doc.not_available(why_not or "no eval/attention.npz: the bridge has no attention, or "
+                          "eval did not record it")
         return
     import numpy as np
 
@@ -342,15 +342,20 @@ def _errors(doc: _Doc, errors: Mapping[str, Any] | None) -> None:
                   [[f"L{lv}", v.get("true_positives"), v.get("false_positives"),
                     v.get("false_negatives"), v.get("F1")]
                    for lv, v in sorted(e.get("levels", {}).items(), key=lambda i: int(i[0]))])
+        if "false_positives" in e:
+            doc.para(f"false positives: {e['false_positives']} over {e.get('num_clips', '?')} "
+                     f"clips, {e.get('unmatched_false_positives', '?')} of them in clips with "
+                     "no true concept")
         missed = e.get("missed") or []
-        doc.para("most often missed: " + (", ".join(f"{x['name']} ({x['count']})"
-                                                    for x in missed) or "none"))
+        doc.para("most often missed: " + (", ".join(
+            f"{x.get('concept', x.get('name'))} ({x.get('count')})" for x in missed) or "none"))
 
 
 def _counterfactual(doc: _Doc, cf: Mapping[str, Any] | None) -> None:
     doc.heading(2, "Counterfactual")
-    if cf is None:
-        doc.not_available("no eval/counterfactual.json")
+    if cf is None or "not_available" in cf:
+        doc.not_available(f"removing {cf.get('removed')}: {cf['not_available']}" if cf
+                          else "no eval/counterfactual.json")
         return
     s = cf.get("summary") or {}
     doc.para(f"removed {cf.get('removed')!s} and its {cf.get('removed_concepts', '?')} "
@@ -419,7 +424,8 @@ def write_report(run_dir: Path, out_dir: Path | None = None) -> tuple[Path, Path
     _header(doc, run_dir, record)
     _metric_sections(doc, record)
     _level_charts(doc, record)
-    _attention(doc, run_dir / "eval" / "attention.npz")
+    _attention(doc, run_dir / "eval" / "attention.npz",
+               (record.get("not_available") or {}).get("attention"))
     _examples(doc, run_dir / "eval" / "examples.jsonl")
     _errors(doc, _load_json(run_dir / "eval" / "errors.json"))
     _counterfactual(doc, _load_json(run_dir / "eval" / "counterfactual.json"))

@@ -66,7 +66,10 @@ def _errors(rng: np.random.Generator) -> dict:
                                  "false_negatives": int(rng.integers(0, 50)),
                                  "true_positives": int(rng.integers(10, 90)),
                                  "F1": float(rng.uniform(0.2, 0.9))} for lv in LEVELS},
-            "missed": [{"name": "Wind chime", "count": 5}, {"name": "Hiss", "count": 3}]}
+            # the eval stage names a missed concept "concept" (error_analysis.py); "name" too
+            "missed": [{"concept": "Wind chime", "id": "hacd:wind_chime", "level": 3,
+                        "count": 5}, {"name": "Hiss", "count": 3}],
+            "num_clips": 240, "false_positives": 52, "unmatched_false_positives": 4}
 
 
 def _stage(run: Path, stage: str, steps: int, rng: np.random.Generator) -> None:

@@ -105,6 +105,8 @@ def test_tables_hold_the_fixture_numbers(report):
     assert (f"| L1 | {lv1['true_positives']} | {lv1['false_positives']} | "
             f"{lv1['false_negatives']} | {lv1['F1']:.3f} |") in md
     assert "mentions in 50 clips went from 42 to 3" in md
+    assert "most often missed: Wind chime (5), Hiss (3)" in md
+    assert "false positives: 52 over 240 clips, 4 of them in clips with no true concept" in md
     assert "| teacher | ran | 10.500 | 12 |" in md
 
 
@@ -159,6 +161,19 @@ def test_missing_optional_inputs_say_not_available(tmp_path):
     pngs = {p.stem for p in (out / "report_files").glob("*.png")}
     assert pngs == {"description-levels", "curves-teacher"}
     assert 'class="na"' in html_path.read_text()
+
+
+def test_reasons_recorded_by_the_eval_stage_are_shown(tmp_path):
+    run = write_fake_run(tmp_path, examples=1, attention=False, stages=())
+    record_path = run / "eval" / "metrics.json"
+    record = json.loads(record_path.read_text())
+    record["not_available"]["attention"] = "the mlp bridge has no attention"
+    record_path.write_text(json.dumps(record))
+    (run / "eval" / "counterfactual.json").write_text(json.dumps(
+        {"removed": "Music", "not_available": "the mlp bridge reads no concept memory"}))
+    md = write_report(run)[0].read_text()
+    assert "not available (the mlp bridge has no attention)" in md
+    assert "not available (removing Music: the mlp bridge reads no concept memory)" in md
 
 
 def test_missing_metrics_is_a_user_error(tmp_path):
