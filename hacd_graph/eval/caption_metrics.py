@@ -143,6 +143,7 @@ def stage_jar_dir(sub: str, root: Path, extra: Sequence[Path] = ()) -> Path:
         if all((target / name).exists() for name in names):  # links still resolve
             return target
         shutil.rmtree(target, ignore_errors=True)  # stale (the install moved): build again
+    root.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{sub}-", dir=root))
     for item in (PACKAGE_DIR / sub).iterdir():
         if item.name == "__pycache__":
@@ -220,7 +221,6 @@ class CaptionScorer:
             spice_root = (stage_root or _cache_root()) / (
                 "spice-" + hashlib.sha1(str(folder.resolve()).encode()).hexdigest()[:12]
             )
-            spice_root.mkdir(parents=True, exist_ok=True)
             jars = [folder.resolve() / j for j in CORENLP_JARS]
             self._spice = load_wrapper(stage_jar_dir("spice", spice_root, jars), "spice").Spice()
         self._meteor = load_wrapper(self.jar_root / "meteor", "meteor").Meteor()

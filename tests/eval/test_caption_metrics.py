@@ -160,3 +160,17 @@ def test_stale_staged_folder_is_rebuilt(tmp_path):
     assert cm.stage_jar_dir("tokenizer", tmp_path) == staged  # reused
     (staged / "stanford-corenlp-3.4.1.jar").unlink()  # as if the install had moved
     assert (cm.stage_jar_dir("tokenizer", tmp_path) / "stanford-corenlp-3.4.1.jar").exists()
+
+
+def test_spice_wrapper_loads_from_a_staged_folder_with_the_corenlp_jars(tmp_path):
+    corenlp = tmp_path / "corenlp"
+    corenlp.mkdir()
+    for jar in cm.CORENLP_JARS:
+        (corenlp / jar).write_bytes(b"")
+    staged = cm.stage_jar_dir("spice", tmp_path / "stage", [corenlp / j for j in cm.CORENLP_JARS])
+    module = cm.load_wrapper(staged, "spice")
+    assert os.path.dirname(module.__file__) == str(staged)
+    assert all((staged / "lib" / j).exists() for j in cm.CORENLP_JARS)
+    assert (staged / "lib" / "Meteor-1.5.jar").exists()  # SPICE's own jars are there too
+    module.Spice()  # finds the CoreNLP jar in the staged lib/, so it downloads nothing
+    assert not (cm.PACKAGE_DIR / "spice" / "lib" / cm.CORENLP_JARS[0]).exists()
