@@ -112,9 +112,13 @@ def concept_attention_by_level(concept_attention: np.ndarray, concept_level: np.
                                title: str = "") -> Figure:
     """The bridge's queries x concepts attention, concepts grouped by hierarchy level.
 
-    Columns are ordered by level (stably, so each level keeps the hierarchy's order); a dashed
-    line marks each boundary between levels and the level numbers sit above the map; the
-    ``top`` concepts with the most attention (summed over queries) are named on the x axis.
+    Columns are ordered by level (stably, so each level keeps the hierarchy's order) and each
+    level gets the same width, so the few general concepts stay visible beside the thousands
+    of specific ones: level ``g`` (the g-th present, from 0) spans ``[g, g + 1)`` on the x
+    axis and its j-th of n concepts the cell ``[g + j/n, g + (j+1)/n)``. A dashed line marks
+    each boundary, the level and its concept count sit above the map, and ``top`` concepts
+    are named on the x axis: the most attended (summed over queries) of each level first, then
+    the most attended of the rest.
 
     Args:
         concept_attention: ``[Q, N]`` attention weights.
@@ -124,31 +128,39 @@ def concept_attention_by_level(concept_attention: np.ndarray, concept_level: np.
         title: the figure's title.
 
     Returns:
-        A Figure with two Axes: the map and its colour bar.
+        A Figure with two Axes: the map (one QuadMesh) and its colour bar.
     """
     from matplotlib.ticker import MaxNLocator
 
     att = np.asarray(concept_attention)
     levels = np.asarray(concept_level)
     order = np.argsort(levels, kind="stable")
+    present, counts = np.unique(levels, return_counts=True)
+    group = np.repeat(np.arange(len(present)), counts)  # [N] level group of each sorted column
+    within = np.concatenate([np.arange(n) for n in counts])
+    left = group + within / counts[group]
+    edges = np.r_[left, len(present)]
+    centres = group + (within + 0.5) / counts[group]
     fig = _figure(figsize=(7.0, 3.8))
     ax = fig.add_subplot()
-    im = ax.imshow(att[:, order], aspect="auto", origin="lower", cmap="viridis",
-                   interpolation="nearest")
-    fig.colorbar(im, ax=ax, label="attention weight")
-    sorted_levels = levels[order]
-    starts = np.r_[0, np.flatnonzero(np.diff(sorted_levels)) + 1]
-    ends = np.r_[starts[1:], len(order)]
-    for s in starts[1:]:
-        ax.axvline(s - 0.5, color="white", linestyle="--", linewidth=1)
-    for s, e in zip(starts, ends, strict=True):
-        ax.text((s + e - 1) / 2, 1.01, f"L{sorted_levels[s]}", transform=ax.get_xaxis_transform(),
-                ha="center", va="bottom", fontsize="small")
-    best = np.argsort(-att[:, order].sum(axis=0), kind="stable")[:top]
-    best = np.sort(best)
-    ax.set_xticks(best, [str(concept_names[order[i]]) for i in best], rotation=45,
-                  ha="right", fontsize="x-small")
-    ax.set(xlabel=f"concept, grouped by level (top {len(best)} named)", ylabel="bridge query")
+    mesh = ax.pcolormesh(edges, np.arange(att.shape[0] + 1) - 0.5, att[:, order],
+                         cmap="viridis", shading="flat")
+    fig.colorbar(mesh, ax=ax, label="attention weight")
+    for g in range(1, len(present)):
+        ax.axvline(g, color="white", linestyle="--", linewidth=1)
+    for g, (lv, n) in enumerate(zip(present, counts, strict=True)):
+        ax.text(g + 0.5, 1.01, f"L{lv} ({n})", transform=ax.get_xaxis_transform(),
+                ha="center", va="bottom", fontsize="x-small")
+    score = att[:, order].sum(axis=0)
+    ranked = np.argsort(-score, kind="stable")
+    firsts = [int(ranked[group[ranked] == g][0]) for g in range(len(present))]
+    chosen = list(dict.fromkeys([*firsts, *ranked.tolist()]))[:top]
+    chosen.sort()
+    ax.set_xticks(centres[chosen], [str(concept_names[order[i]]) for i in chosen],
+                  rotation=60, ha="right", fontsize="x-small")
+    ax.set_xlim(0, len(present))
+    ax.set(xlabel=f"concept, grouped by level, each level the same width "
+           f"({len(chosen)} named)", ylabel="bridge query")
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_title(title or "bridge queries x concepts", pad=14)
     return fig

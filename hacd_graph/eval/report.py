@@ -191,8 +191,10 @@ def _metric_sections(doc: _Doc, record: Mapping[str, Any]) -> None:
                    for lv in desc_levels])
         doc.para("The reference columns score the reference descriptions with the same parser: "
                  "the ceiling the parser allows.")
-        doc.para(f"descriptions the parser could not read: "
-                 f"{_fmt(m.get('description/parse_failures'))}")
+        failures = m.get("description/parse_failures")
+        doc.para("descriptions the parser could not read: "
+                 + _fmt(int(failures) if _is_num(failures) and failures == int(failures)
+                        else failures))
     else:
         doc.not_available("no description/level{L} metrics in eval/metrics.json")
 
@@ -318,7 +320,7 @@ def _examples(doc: _Doc, path: Path, max_qa: int = 4) -> None:
             f"{c['name']} (L{c['level']}, {c['prob']:.2f})" for c in top) or "none"))
 
 
-def _errors(doc: _Doc, errors: Mapping[str, Any] | None) -> None:
+def _errors(doc: _Doc, errors: Mapping[str, Any] | None, max_missed: int = 10) -> None:
     from hacd_graph.eval.plots import confusion_distance_bars
 
     doc.heading(2, "Error analysis")
@@ -335,6 +337,8 @@ def _errors(doc: _Doc, errors: Mapping[str, Any] | None) -> None:
             doc.figure(f"errors-{source}-distance", confusion_distance_bars(
                 e["by_distance"], title=f"{label}: confusions by hierarchy distance"),
                 f"{label}: confusions by hierarchy distance between true and predicted concept")
+        else:
+            doc.para("no confusions to draw (no false positive beside a true concept)")
         doc.table(["true", "predicted", "distance", "count"],
                   [[c.get("true"), c.get("predicted"), c.get("distance"), c.get("count")]
                    for c in e.get("top_confusions", [])] or [["none"] * 4])
@@ -348,7 +352,8 @@ def _errors(doc: _Doc, errors: Mapping[str, Any] | None) -> None:
                      "no true concept")
         missed = e.get("missed") or []
         doc.para("most often missed: " + (", ".join(
-            f"{x.get('concept', x.get('name'))} ({x.get('count')})" for x in missed) or "none"))
+            f"{x.get('concept', x.get('name'))} ({x.get('count')})" for x in missed[:max_missed])
+                                              or "none"))
 
 
 def _counterfactual(doc: _Doc, cf: Mapping[str, Any] | None) -> None:

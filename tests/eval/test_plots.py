@@ -37,23 +37,31 @@ def test_attention_shares_the_spectrogram_time_axis():
 
 
 def test_concept_attention_grouped_by_level_with_boundaries_and_top_names():
-    att = np.zeros((3, 6))
-    att[:, 4] = 1.0  # concept 4 ("e", level 1) gets all the attention
+    att = np.zeros((3, 7))
+    att[:, 4] = 1.0  # concept 4 ("e", level 1) gets the most attention
     att[:, 1] = 0.5  # then concept 1 ("b", level 2)
-    levels = np.array([2, 2, 3, 1, 1, 3])
-    names = ["a", "b", "c", "d", "e", "f"]
-    fig = concept_attention_by_level(att, levels, names, top=2)
+    att[:, 6] = 0.25  # concept 6 ("g", level 3) the most of its level
+    levels = np.array([2, 2, 3, 1, 1, 3, 3])
+    names = ["a", "b", "c", "d", "e", "f", "g"]
+    fig = concept_attention_by_level(att, levels, names, top=3)
     ax = fig.axes[0]
-    shown = ax.images[0].get_array()
-    # columns in level order d, e | a, b | c, f
-    np.testing.assert_array_equal(shown, att[:, [3, 4, 0, 1, 2, 5]])
+    (mesh,) = ax.collections
+    # columns in level order d, e | a, b | c, f, g
+    np.testing.assert_array_equal(np.asarray(mesh.get_array()).reshape(3, 7),
+                                  att[:, [3, 4, 0, 1, 2, 5, 6]])
     boundaries = sorted(line.get_xdata()[0] for line in ax.get_lines())
-    assert boundaries == [1.5, 3.5]
-    assert [t.get_text() for t in ax.get_xticklabels()] == ["e", "b"]
-    assert list(ax.get_xticks()) == [1, 3]
-    assert {t.get_text() for t in ax.texts} == {"L1", "L2", "L3"}
+    assert boundaries == [1, 2]  # each level one unit wide, whatever its size
+    assert ax.get_xlim() == (0, 3)
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["e", "b", "g"]
+    np.testing.assert_allclose(ax.get_xticks(), [0.75, 1.75, 2 + 2.5 / 3])
+    assert {t.get_text() for t in ax.texts} == {"L1 (2)", "L2 (2)", "L3 (3)"}
     assert ax.get_ylabel() == "bridge query"
     assert fig.axes[1].get_ylabel() == "attention weight"
+    two = concept_attention_by_level(att, levels, names, top=2)
+    assert [t.get_text() for t in two.axes[0].get_xticklabels()] == ["e", "b"]
+    att[:, 3] = 0.9  # "d" (level 1) now beats "b" overall, but "b" is the best of level 2
+    firsts = concept_attention_by_level(att, levels, names, top=3)
+    assert [t.get_text() for t in firsts.axes[0].get_xticklabels()] == ["e", "b", "g"]
 
 
 def test_level_bars_groups_series_by_level_and_skips_missing():
