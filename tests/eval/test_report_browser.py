@@ -59,8 +59,11 @@ class _Browser:
         self._from_chrome, from_chrome_w = os.pipe()
 
         def wire_pipes() -> None:  # in the child: Chromium reads fd 3 and writes fd 4
-            os.dup2(to_chrome_r, 3)
-            os.dup2(from_chrome_w, 4)
+            # copied first: a pipe may already be fd 3 or 4, and dup2 onto itself would
+            # leave it close-on-exec
+            read, write = os.dup(to_chrome_r), os.dup(from_chrome_w)
+            os.dup2(read, 3)
+            os.dup2(write, 4)
 
         self.proc = subprocess.Popen(
             [executable, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
