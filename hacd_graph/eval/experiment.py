@@ -82,7 +82,7 @@ class Run:
     metrics: dict[str, float] = field(default_factory=dict)
 
 
-def seed_overrides(seed: int, has_finetune: bool) -> list[str]:
+def seed_overrides(seed: int | str, has_finetune: bool) -> list[str]:
     """The overrides that seed every training stage (the finetune stage's once it exists)."""
     out = [f"trainer.seed={seed}", f"++distill.trainer.seed={seed}"]
     return out + [f"++finetune.trainer.seed={seed}"] if has_finetune else out
@@ -246,15 +246,13 @@ def summarize(values: Sequence[float | None]) -> tuple[float, float, int]:
     return statistics.fmean(finite), std, len(finite)
 
 
-def _number(value: float) -> str:
-    return f"{value:.4g}" if abs(value) < 0.01 else f"{value:.3f}"
-
-
 def cell_text(mean: float, std: float, n: int) -> str:
-    """``mean ± std (n)``; ``mean (1)`` for one seed; ``n/a`` for none."""
+    """``mean ± std (n)`` with three decimals (four significant digits for a mean below
+    0.01); ``mean (1)`` for one seed; ``n/a`` for none."""
     if n == 0:
         return "n/a"
-    return f"{_number(mean)} ({n})" if n == 1 else f"{_number(mean)} ± {_number(std)} ({n})"
+    form = ".4g" if 0 < abs(mean) < 0.01 else ".3f"
+    return f"{mean:{form}} ({n})" if n == 1 else f"{mean:{form}} ± {std:{form}} ({n})"
 
 
 def table_keys(metrics: Sequence[dict[str, float]]) -> list[str]:
@@ -270,7 +268,7 @@ def table_keys(metrics: Sequence[dict[str, float]]) -> list[str]:
                      and k.split("/")[1][5:].isdigit() and finite(k)})[-2:]
     order = {"general": 0, "category": 1, "specific": 2}
     aqa = sorted({k for m in metrics for k in m
-                  if k.startswith("aqa/level") and k.endswith("/accuracy")},
+                  if k.startswith("aqa/level/") and k.endswith("/accuracy")},
                  key=lambda k: (order.get(k.split("/")[-2], 3), k))
     return ["classification/mAP_macro", "classification/hF1", "classification/violation_rate",
             *[f"classification/level{lv}/F1" for lv in levels], "description/F1",
@@ -300,8 +298,9 @@ def write_tables(out: Path, record: dict[str, Any]) -> list[str]:
         name = "seconds per run" if key == "seconds" else key
         lines.append(f"| {name} | " + " | ".join(cell_text(*stats[c, key][:3]) for c in cells)
                      + " |")
-    lines += ["", "Cells (Hydra overrides of train.py beside the common ones and "
-              "`trainer.seed=S ++distill.trainer.seed=S`):", ""]
+    lines += ["", "Cells: the Hydra overrides of train.py beside the common ones and the "
+              f"seeds (`{' '.join(record.get('seed_overrides', []))}`); every run reads the clips "
+              "of one data run (`data.root`).", ""]
     lines += [f"- `{c}`: `{' '.join(record['cells'][c]) or '(the defaults)'}`" for c in cells]
     text = "\n".join(lines) + "\n"
     (out / "ablations.md").write_text(text)
@@ -377,9 +376,10 @@ def ablations(args: argparse.Namespace, runner: Runner = subprocess_runner) -> i
         run_grid(out, runs, common, args.jobs, runner, dry_run=args.dry_run)
         if args.dry_run:
             return 0
+        has_finetune = any("finetune.trainer.seed=" in o for o in runs[0].overrides)
         record = {"schema": SCHEMA, "git_revision": git_revision(ROOT),
                   "command": _command(args, seeds, common), "common_overrides": common,
-                  "seeds": seeds,
+                  "seeds": seeds, "seed_overrides": seed_overrides("S", has_finetune),
                   "cells": {c: [o for o in CELLS[c]] for c in cells},
                   "runs": [{"cell": r.cell, "seed": r.seed, "overrides": r.overrides,
                             "run_dir": str(r.dir), "status": r.status,

@@ -75,7 +75,8 @@ class FakeRunner:
                         "classification/level3/mAP": math.nan,
                         "classification/level1/F1": 0.6, "classification/level2/F1": 0.2,
                         "description/level1/F1": 0.7, "description/level2/F1": 0.1,
-                        "aqa/level/specific/accuracy": 0.1, "aqa/level/general/accuracy": 0.9})
+                        "aqa/level/specific/accuracy": 0.1, "aqa/level/general/accuracy": 0.9,
+                        "aqa/level0/accuracy": 0.5})
         metrics.pop(self.drop, None)
         (run_dir / "eval").mkdir()
         (run_dir / "eval" / "metrics.json").write_text(json.dumps({"metrics": metrics}))
@@ -149,6 +150,24 @@ def test_grid_reuses_data_and_teachers_then_skips_finished_runs(tmp_path: Path,
     assert [r["seconds"] for r in second["runs"]] == [r["seconds"] for r in first["runs"]]
 
 
+def test_jobs_run_in_parallel_with_a_share_of_the_cores(tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(experiment.os, "cpu_count", lambda: 8)
+    threads: list[str] = []
+
+    class Recording(FakeRunner):
+        def __call__(self, args: list[str], run_dir: Path, env: dict[str, str]) -> int:
+            threads.append(env["OMP_NUM_THREADS"])
+            return super().__call__(args, run_dir, env)
+
+    fake = Recording()
+    args = parse("--out", str(tmp_path / "g"), "--cells", "hacd,no_probs", "--seeds", "0", "1",
+                 "--jobs", "2")
+    assert ablations(args, runner=fake) == 0
+    assert set(threads) == {"4"} and len(fake.calls) == 5
+    assert fake.teacher_found["no_probs/0"] and fake.teacher_found["no_probs/1"]
+
+
 def test_tables_hold_mean_std_and_every_seed(tmp_path: Path) -> None:
     out = tmp_path / "grid"
     args = parse("--out", str(out), "--cells", "hacd,mlp", "--seeds", "0", "1", "2",
@@ -162,6 +181,8 @@ def test_tables_hold_mean_std_and_every_seed(tmp_path: Path) -> None:
     assert "classification/level1/F1" in md and "classification/level2/F1" in md
     assert "level3" not in md and "level0" not in md
     assert md.index("aqa/level/general") < md.index("aqa/level/specific")
+    assert "aqa/level0" not in md  # AQA by level name only
+    assert "++distill.trainer.seed=S" in md
     rows = list(csv.DictReader((out / "ablations.csv").open()))
     row = next(r for r in rows if r["cell"] == "mlp" and r["metric"] == "classification/mAP_macro")
     assert float(row["mean"]) == pytest.approx(0.8) and float(row["std"]) == pytest.approx(0.1)
@@ -226,6 +247,8 @@ def test_summary_and_cell_text() -> None:
     assert cell_text(*summarize([0.25])) == "0.250 (1)"
     assert cell_text(*summarize([])) == "n/a"
     assert cell_text(0.001234, 0.0005, 3) == "0.001234 ± 0.0005 (3)"
+    assert cell_text(0.39, 0.0076, 2) == "0.390 ± 0.008 (2)"
+    assert cell_text(0.0, 0.0, 2) == "0.000 ± 0.000 (2)"
     keys = table_keys([{"classification/level4/mAP": 0.1, "classification/level5/mAP": 0.2,
                         "classification/level6/mAP": math.nan}])
     assert "classification/level5/F1" in keys and "description/level4/F1" in keys
