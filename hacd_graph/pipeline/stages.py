@@ -54,7 +54,8 @@ class DataConfig:
         duration_s: clip length in seconds.
         synth_workers: processes generating clips.
         features: ``"cached"`` or ``"on_the_fly"`` log-mel features for training.
-        num_workers: DataLoader workers for ``on_the_fly``.
+        num_workers: DataLoader workers for ``on_the_fly`` and for ``source=shards|stream``
+            (there they also decide how clips are split, so they enter the fingerprint).
         bank: a sound bank folder (``hacd-graph data soundbank``) whose recordings join
             the scenes as foreground events (``SceneConfig.bank``); ``None``: procedural only.
         bank_packages: the bank packages the scenes draw from (the training split).
