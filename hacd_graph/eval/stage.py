@@ -148,7 +148,11 @@ def evaluate_run(run: TrainedRun, data: HeldOut, config: EvalConfig, out_dir: Pa
     """
     from hacd_graph.eval.aqa_metrics import aqa_scores
     from hacd_graph.eval.caption_metrics import CaptionMetricsUnavailable, caption_scores
-    from hacd_graph.eval.description_parser import DescriptionParser, description_scores
+    from hacd_graph.eval.description_parser import (
+        DescriptionParser,
+        description_scores,
+        expected_truth,
+    )
     from hacd_graph.eval.error_analysis import confusion_analysis
     from hacd_graph.eval.metrics import hierarchical_metrics
     from hacd_graph.provenance import git_revision
@@ -212,14 +216,13 @@ def evaluate_run(run: TrainedRun, data: HeldOut, config: EvalConfig, out_dir: Pa
     # what the report draws
     predicted_head = (probs >= 0.5).numpy()
     parsed = [parser.parse(d) for d in descriptions]
-    expressible = np.zeros(len(run.ach), dtype=bool)
-    expressible[list(parser.expressible)] = True
     parsed_sets = np.zeros((n, len(run.ach)), dtype=bool)
     for i, p in enumerate(parsed):
         parsed_sets[i, list(p.concepts)] = True
     truth = data.targets.numpy().astype(bool)
     errors = {"head": confusion_analysis(predicted_head, truth, run.ach),
-              "description": confusion_analysis(parsed_sets, truth & expressible, run.ach)}
+              "description": confusion_analysis(parsed_sets, expected_truth(truth, parser),
+                                                run.ach)}
     write_json_atomic(out_dir / "errors.json", errors)
     _write_examples(out_dir / "examples.jsonl", run, data, config.examples, descriptions,
                     captions, parsed, probs, items, owners, answers)
