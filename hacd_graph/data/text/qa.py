@@ -89,7 +89,8 @@ def all_questions(record: SceneRecord, rng: np.random.Generator) -> list[dict[st
     out.append(
         _qa("Are there any animal sounds?", _yes("animal" in categories), "general", "yes_no")
     )
-    out.append(_qa("Is this recorded indoors or outdoors?", a.environment, "general", "choice"))
+    out.append(_qa("Is this recorded indoors or outdoors?", f"{a.environment}s", "general",
+                   "choice"))  # environment is "indoor"/"outdoor": answer with the choice's word
     out.append(
         _qa(
             "What is the general category of this audio?",
