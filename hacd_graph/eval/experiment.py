@@ -174,24 +174,41 @@ def read_metrics(run_dir: Path) -> dict[str, float]:
     return json.loads(path.read_text()).get("metrics", {}) if path.is_file() else {}
 
 
+def same_config(run_dir: Path, args: Sequence[str]) -> bool:
+    """Whether ``run_dir/config.yaml`` is the config ``args`` compose (so skipping the run
+    reports what this command line asks for, not an earlier grid's settings)."""
+    from omegaconf import OmegaConf
+
+    saved = run_dir / "config.yaml"
+    return saved.is_file() and saved.read_text() == OmegaConf.to_yaml(compose(args),
+                                                                         resolve=True)
+
+
+def _data_done(data_dir: Path, args: Sequence[str]) -> bool:
+    record = data_dir / "records" / "data.json"
+    return (record.is_file() and json.loads(record.read_text()).get("status") == "complete"
+            and same_config(data_dir, args))
+
+
 def run_grid(out: Path, runs: list[Run], common: list[str], jobs: int = 1,
              runner: Runner = subprocess_runner, dry_run: bool = False) -> list[Run]:
     """Generate the data once, then run every unfinished run: first one per teacher, then
-    the rest (each starting from its group's teacher), ``jobs`` at a time."""
-    given = any(o.startswith("data.root=") for o in common)
-    data_root = None
+    the rest (each starting from its group's teacher), ``jobs`` at a time.
+
+    A run is skipped without starting a process when it finished (:func:`finished`) with
+    the config this command line composes; otherwise ``train.py`` decides (it resumes an
+    interrupted run, skips finished stages, refuses changed settings with one line)."""
+    data: list[str] = []
     env = {"OMP_NUM_THREADS": str(max(1, (os.cpu_count() or 1) // jobs))}
     show = "$ python train.py --config distill_gnn "
-    if not given:
+    if not any(o.startswith("data.root=") for o in common):  # else the user's clips
         data_dir = out / "data"
-        data_root = str(data_dir / "data")
+        data = [f"data.root={data_dir / 'data'}"]
         args = [*common, "run.stages=[data]", f"run.dir={data_dir}"]
-        record = data_dir / "records" / "data.json"
-        done = record.is_file() and json.loads(record.read_text()).get("status") == "complete"
         if dry_run:
             print(show + shlex.join(args))
-        elif not done:
-            print(f"data: generating the clips once into {data_root} ...", flush=True)
+        elif not _data_done(data_dir, args):
+            print(f"data: generating the clips once into {data_dir / 'data'} ...", flush=True)
             if runner(args, data_dir, env):
                 raise UserError(f"generating the data failed; see {data_dir}/console.log")
     owners: dict[str, Run] = {}
@@ -199,19 +216,18 @@ def run_grid(out: Path, runs: list[Run], common: list[str], jobs: int = 1,
         owners.setdefault(run.teacher_key, run)
     order = [r for r in runs if owners[r.teacher_key] is r]
     order += [r for r in runs if owners[r.teacher_key] is not r]
+    argv = {id(r): [*common, *r.overrides, *data, f"run.dir={r.dir}"] for r in runs}
     for run in order:
-        if finished(run.dir):
+        if not dry_run and finished(run.dir) and same_config(run.dir, argv[id(run)]):
             run.status = "finished"
     counter = iter(range(1, len(order) + 1))
 
     def one(run: Run) -> None:
         step = f"[{next(counter)}/{len(order)}] {run.cell} seed {run.seed}"
-        data = [] if data_root is None else [f"data.root={data_root}"]
-        args = [*common, *run.overrides, *data, f"run.dir={run.dir}"]
         owner = owners[run.teacher_key]
         if dry_run:
             reuse = f"  # teacher from {owner.dir}" if owner is not run else ""
-            print(show + shlex.join(args) + reuse)
+            print(show + shlex.join(argv[id(run)]) + reuse)
             return
         if run.status == "finished":
             print(f"{step}: finished earlier, skipped", flush=True)
@@ -220,7 +236,7 @@ def run_grid(out: Path, runs: list[Run], common: list[str], jobs: int = 1,
             print(f"{step}: teacher from {owner.cell} seed {owner.seed}", flush=True)
         print(f"{step}: running ...", flush=True)
         t = time.perf_counter()
-        code = runner(args, run.dir, env)
+        code = runner(argv[id(run)], run.dir, env)
         run.seconds = time.perf_counter() - t
         run.status = "failed" if code else "ran"
         result = f"failed (exit {code})" if code else "done"

@@ -6,9 +6,11 @@ import argparse
 import csv
 import json
 import math
+import threading
 from pathlib import Path
 
 import pytest
+from omegaconf import OmegaConf
 
 from hacd_graph.errors import UserError
 from hacd_graph.eval import experiment
@@ -22,6 +24,8 @@ from hacd_graph.eval.experiment import (
     summarize,
     table_keys,
 )
+
+HYDRA = threading.Lock()
 
 
 def parse(*argv: str) -> argparse.Namespace:
@@ -44,6 +48,7 @@ class FakeRunner:
     def __init__(self, fail: tuple[str, int] | None = None, drop: str | None = None):
         self.calls: list[list[str]] = []
         self.teacher_found: dict[str, bool] = {}
+        self.had_eval: dict[str, bool] = {}
         self.fail, self.drop = fail, drop
 
     def __call__(self, args: list[str], run_dir: Path, env: dict[str, str]) -> int:
@@ -52,16 +57,19 @@ class FakeRunner:
         assert _value(args, "run.dir") == str(run_dir)
         records = run_dir / "records"
         records.mkdir(parents=True, exist_ok=True)
+        with HYDRA:  # Hydra's compose is not thread-safe (the fake runs in --jobs threads)
+            config = OmegaConf.to_yaml(compose(args), resolve=True)
+        (run_dir / "config.yaml").write_text(config)
         if _value(args, "run.stages") == "[data]":
             for split in ("train", "eval"):
-                (run_dir / "data" / split).mkdir(parents=True)
+                (run_dir / "data" / split).mkdir(parents=True, exist_ok=True)
                 (run_dir / "data" / split / "manifest.jsonl").write_text("{}\n")
             (records / "data.json").write_text(json.dumps({"status": "complete"}))
             return 0
         seed = int(_value(args, "trainer.seed"))
         cell = run_dir.parent.name
         self.teacher_found[f"{cell}/{seed}"] = (records / "teacher.json").is_file()
-        assert not (run_dir / "eval").exists()  # a copied teacher brings nothing later
+        self.had_eval[f"{cell}/{seed}"] = (run_dir / "eval").exists()
         (run_dir / "ach.json").write_text("{}")
         (run_dir / "teacher").mkdir(exist_ok=True)
         for stage in ("ach", "data", "teacher"):
@@ -78,7 +86,7 @@ class FakeRunner:
                         "aqa/level/specific/accuracy": 0.1, "aqa/level/general/accuracy": 0.9,
                         "aqa/level0/accuracy": 0.5})
         metrics.pop(self.drop, None)
-        (run_dir / "eval").mkdir()
+        (run_dir / "eval").mkdir(exist_ok=True)
         (run_dir / "eval" / "metrics.json").write_text(json.dumps({"metrics": metrics}))
         (records / "eval.json").write_text(json.dumps({"status": "complete"}))
         return 0
@@ -138,6 +146,7 @@ def test_grid_reuses_data_and_teachers_then_skips_finished_runs(tmp_path: Path,
     assert [_value(c, "run.dir").split("/")[-2] for c in runs[:4]] == ["hacd"] * 2 + ["flat"] * 2
     assert fake.teacher_found == {"hacd/0": False, "hacd/1": False, "flat/0": False,
                                   "flat/1": False, "mlp/0": True, "mlp/1": True}
+    assert not any(fake.had_eval.values())  # a copied teacher brings nothing later
     first = json.loads((out / "ablations.json").read_text())
     assert all(r["seconds"] is not None for r in first["runs"])
     capsys.readouterr()
@@ -148,6 +157,13 @@ def test_grid_reuses_data_and_teachers_then_skips_finished_runs(tmp_path: Path,
     assert "finished earlier, skipped" in capsys.readouterr().out
     second = json.loads((out / "ablations.json").read_text())
     assert [r["seconds"] for r in second["runs"]] == [r["seconds"] for r in first["runs"]]
+
+    # other settings: train.py is started for every run (it skips or refuses, not this)
+    changed = FakeRunner()
+    args = parse("--out", str(out), "--cells", "hacd,mlp,flat", "--seeds", "0", "1",
+                 "distill.lm_weight=0.5")
+    assert ablations(args, runner=changed) == 0
+    assert _value(changed.calls[0], "run.stages") == "[data]" and len(changed.calls) == 7
 
 
 def test_jobs_run_in_parallel_with_a_share_of_the_cores(tmp_path: Path,
