@@ -14,8 +14,17 @@ data stage's fingerprint is the same in every run, so a teacher can be shared);
 Runs whose teacher stage has the same settings (hierarchy, teacher, GNN, trainer seed, read
 from each run's composed config) share one teacher: the first of them trains it, the others
 start as a copy of its ``ach.json``, ``teacher/`` and records, so their own fingerprints
-skip the teacher. A finished run (``eval/metrics.json`` and a complete eval stage) is not
-started again; an interrupted one is rerun and ``train.py`` resumes it.
+skip the teacher. A finished run (``eval/metrics.json``, a complete eval stage and the
+``config.yaml`` this command line composes) is not started again; any other is rerun, and
+``train.py`` resumes it, skips its finished stages or refuses changed settings.
+
+Labels under a hierarchy ablation: the manifests hold concept ids of the default hierarchy,
+closed under its ancestors, and each run maps them onto its own hierarchy when it opens the
+clips (``hacd_graph.data.datasets.labels_to_target``). ``ach_flat`` keeps every id (the
+default's ancestors stay positive labels, with no edges between them); ``ach_truncated``
+redirects a deeper id to its ancestors at the last kept level; ``ach_shuffled`` keeps the ids
+and closes them under the shuffled parents, so a clip also gets the wrong ancestors as
+positives (the ablation changes the targets as well as the structure).
 """
 
 from __future__ import annotations
@@ -308,7 +317,8 @@ def write_tables(out: Path, record: dict[str, Any]) -> list[str]:
              f"git {record['git_revision']}; seeds {' '.join(map(str, record['seeds']))}; "
              f"command: `{record['command']}`", "",
              "Each entry: mean ± std over seeds (std with ddof=1), with the number of seeds; "
-             "n/a: not reported. Every run evaluates the same held-out split.", "",
+             "n/a: not reported. Every run evaluates the same held-out split; levels are "
+             "each run's own hierarchy's (`ach_flat` has 2, `ach_truncated` 3).", "",
              "| metric | " + " | ".join(cells) + " |", "|---" * (len(cells) + 1) + "|"]
     for key in [*keys, "seconds"]:
         name = "seconds per run" if key == "seconds" else key
@@ -329,13 +339,22 @@ def write_tables(out: Path, record: dict[str, Any]) -> list[str]:
     (out / "ablations.json").write_text(json.dumps(record, indent=2) + "\n")
     print(text)
     problems = [f"run {r['cell']} seed {r['seed']} failed; see {r['run_dir']}/train.log "
-                f"(and console.log)" for r in runs if r["status"] == "failed"]
+                f"and console.log{_last_line(Path(r['run_dir']) / 'console.log')}"
+                for r in runs if r["status"] == "failed"]
     for r in runs:
         missing = [k for k in REQUIRED if k not in r["metrics"]]
         if missing and r["status"] != "failed":
             problems.append(f"run {r['cell']} seed {r['seed']} reports no {', '.join(missing)} "
                             f"({r['run_dir']}/eval/metrics.json)")
     return problems
+
+
+def _last_line(path: Path) -> str:
+    """``": <the file's last non-empty line>"``, or ``""``."""
+    if not path.is_file():
+        return ""
+    lines = [line for line in path.read_text(errors="replace").splitlines() if line.strip()]
+    return f": {lines[-1].strip()}" if lines else ""
 
 
 # --- the command --------------------------------------------------------------------------

@@ -75,6 +75,7 @@ class FakeRunner:
         for stage in ("ach", "data", "teacher"):
             (records / f"{stage}.json").write_text(json.dumps({"status": "complete"}))
         if self.fail == (cell, seed):
+            (run_dir / "console.log").write_text("Traceback ...\ntrain.py: error: boom\n\n")
             return 1
         bonus = 0.2 if "bridge=mlp" in args else 0.0
         metrics = {key: 0.25 for key in experiment.REQUIRED}
@@ -235,7 +236,9 @@ def test_failed_run_or_missing_metric_exits_nonzero(tmp_path: Path,
     args = parse("--out", str(tmp_path / "a"), "--cells", "hacd,mlp", "--seeds", "0", "1")
     assert ablations(args, runner=FakeRunner(fail=("mlp", 1))) == 1
     err = capsys.readouterr().err
-    assert f"run mlp seed 1 failed; see {tmp_path / 'a' / 'mlp' / 'seed1'}/train.log" in err
+    where = tmp_path / "a" / "mlp" / "seed1"
+    assert (f"run mlp seed 1 failed; see {where}/train.log and console.log: train.py: error: "
+            "boom") in err
     saved = json.loads((tmp_path / "a" / "ablations.json").read_text())
     assert [r["status"] for r in saved["runs"]] == ["ran", "ran", "ran", "failed"]
     assert "| classification/mAP_macro | 0.550 ± 0.071 (2) | 0.700 (1) |" in \
