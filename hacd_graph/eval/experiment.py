@@ -434,7 +434,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                                     metavar="COMMAND")
     parser = commands.add_parser(
         "ablations", help="every cell x seed through train.py; mean ± std tables",
-        description=__doc__.split("\n\n")[0])
+        description="Run every cell x seed through train.py (one data run, shared teachers, "
+        "finished runs skipped) and write DIR/ablations.{md,csv,json} with mean ± std over "
+        "seeds.")
     parser.add_argument("--out", type=Path, required=True, help="the grid's folder")
     parser.add_argument("--seeds", nargs="+", default=["0", "1", "2"],
                         help="integer seeds (default 0 1 2)")
