@@ -172,19 +172,24 @@ def project(gen: dict, read: dict, train: dict, cores: int) -> dict:
     # every stage competes for the same cores: per-clip core-seconds add up
     per_core = {"generation": gen["1_process"], "read+features": read["0_workers"],
                 "training": train["1_threads"]}
-    shared = cores / sum(1 / v for v in per_core.values())
+    shared = cores / sum(1 / v for v in per_core.values())  # every core busy
+    ranks = min(cores * per_core["training"], shared)  # one 1-thread rank per core
     worker = 1 / (1 / gen["1_process"] + 1 / read["0_workers"])  # one worker: scene + log-mel
     gpu = {str(n): {"stream_h": CLIPS / (n * worker) / 3600,
                     "shards_h": CLIPS / (n * read["0_workers"]) / 3600}
            for n in GPU_WORKERS}
     return {"cpu_stages": cpu_stages, "cpu_min_stage": min(cpu_stages, key=cpu_stages.get),
-            "cpu_bound_h": CLIPS / bound / 3600, "cpu_shared_cores_h": CLIPS / shared / 3600,
+            "cpu_bound_h": CLIPS / bound / 3600, "cpu_ranks_h": CLIPS / ranks / 3600,
+            "cpu_data_cores": bound * (1 / per_core["generation"]
+                                       + 1 / per_core["read+features"]),
             "per_core": per_core, "worker_clips_per_s": worker, "gpu": gpu}
 
 
 def duration(hours: float) -> str:
-    """``7.3 h`` or ``25 min``."""
-    return f"{hours:.1f} h" if hours >= 1 else f"{hours * 60:.0f} min"
+    """``7.3 h``, ``25 min`` or ``< 1 min``."""
+    if hours >= 1:
+        return f"{hours:.1f} h"
+    return f"{hours * 60:.0f} min" if hours * 60 >= 1 else "< 1 min"
 
 
 def report_md(res: dict) -> str:
@@ -209,30 +214,38 @@ def report_md(res: dict) -> str:
           f"{t['batch_size']}, {n} thread(s) | {t[f'{n}_threads']:.1f} |"
           for n in sorted({1, env['cores']})], "",
         "## Projection for 1,000,000 clips (one pass); a projection, not a measurement", "",
-        f"- **This CPU machine, stages overlapped**: the pipeline runs at its slowest stage, "
-        f"`{p['cpu_min_stage']}` ({p['cpu_stages'][p['cpu_min_stage']]:.1f} clips/s): "
-        f"1e6 / that = **{duration(p['cpu_bound_h'])}**. That bound takes each stage at its best "
-        f"setting as if it had the cores to itself; here all stages share {env['cores']} "
-        f"cores, so their per-clip core-seconds (1 process, 1 thread each) add up: "
+        f"- **This CPU machine, one training process** (`python train.py ... "
+        f"data=stream_1m`), stages overlapped (DataLoader workers beside the training "
+        f"step): the pipeline runs at its slowest stage, `{p['cpu_min_stage']}` "
+        f"({p['cpu_stages'][p['cpu_min_stage']]:.1f} clips/s at its best thread count): "
+        f"1e6 / that = **{duration(p['cpu_bound_h'])}**. Feeding it takes "
+        f"{p['cpu_data_cores']:.2f} cores of generation + log-mel, which fit beside it on "
+        f"{env['cores']} cores.",
+        f"- **This CPU machine, one 1-thread rank per core** (`deepspeed --num_gpus "
+        f"{env['cores']}`, gloo; all-reduce cost left out): the stages then share every core, "
+        f"so their per-clip core-seconds (1 process, 1 thread each) add up: "
         f"{env['cores']} / (1/{p['per_core']['generation']:.1f} + "
         f"1/{p['per_core']['read+features']:.1f} + 1/{p['per_core']['training']:.1f}) "
-        f"clips/s gives **{duration(p['cpu_shared_cores_h'])}**, the likelier figure (it assumes "
-        f"perfect use of the cores; the stream generates scenes and the shards path "
-        f"decodes WAV, both costed here by the larger of the two).",
+        f"clips/s, at best **{duration(p['cpu_ranks_h'])}**. (Generation and WAV decoding "
+        f"are both costed: the stream does the first, shards the second, so this slightly "
+        f"overstates either.)",
         f"- **One GPU** (H100/H200): training could not be measured here (no GPU). "
         f"Assumed: the GPU trains the teacher far faster than CPUs feed it (the teacher is a "
         f"small CNN; check `examples_per_s` in `teacher/metrics.json` of a GPU run), so the "
         f"data pipeline is the bound. One DataLoader worker makes "
         f"{p['worker_clips_per_s']:.1f} clips/s (1 / (1/generation + 1/read+log-mel), 1 "
         f"process each); N workers on N free cores are assumed to make N times that (the "
-        f"workers share nothing; measured here with 2 processes on {env['cores']} busy "
-        f"cores: x{g['2_processes'] / g['1_process']:.2f}, which a loaded machine "
-        f"depresses):", "",
-        "| CPU workers | stream (generate + log-mel) | pre-written shards (read + log-mel) |",
-        "|---:|---:|---:|",
+        f"workers share nothing; measured here with 2 processes on {env['cores']} cores: "
+        f"x{g['2_processes'] / g['1_process']:.2f}, noisy, and a loaded machine depresses "
+        f"it):", "",
+        "| CPU workers | stream (generate + log-mel) | holds if the GPU trains >= | "
+        "pre-written shards (read + log-mel) | holds if the GPU trains >= |",
+        "|---:|---:|---:|---:|---:|",
     ]
     for n, v in p["gpu"].items():
-        lines.append(f"| {n} | {duration(v['stream_h'])} | {duration(v['shards_h'])} |")
+        lines.append(f"| {n} | {duration(v['stream_h'])} | {CLIPS / v['stream_h'] / 3600:.0f} "
+                     f"clips/s | {duration(v['shards_h'])} | "
+                     f"{CLIPS / v['shards_h'] / 3600:.0f} clips/s |")
     lines += [
         "",
         "What would change it: more or faster CPU cores (linear in the workers until memory "
@@ -249,8 +262,8 @@ def report_md(res: dict) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--clips", type=int, default=60, help="clips per process per repeat (a)")
-    p.add_argument("--shard-clips", type=int, default=96, help="clips in the shards (b)")
+    p.add_argument("--clips", type=int, default=150, help="clips per process per repeat (a)")
+    p.add_argument("--shard-clips", type=int, default=384, help="clips in 8 shards (b)")
     p.add_argument("--steps", type=int, default=6, help="training steps per repeat (c)")
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--duration", type=float, default=2.0)
@@ -274,7 +287,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         write_synthetic_shards(tmp, args.shard_clips, seed=7,
                                config=SceneConfig(duration_s=args.duration),
-                               shard_size=max(args.shard_clips // 6, 1), workers=2,
+                               shard_size=max(args.shard_clips // 8, 1), workers=2,
                                progress=False)
         shards = list_shards(tmp)
         check(shards, ach, logmel, num_samples, args.duration)
