@@ -72,10 +72,12 @@ def median_rate(fn, clips: int, repeats: int) -> tuple[float, list[float]]:
     return statistics.median(rates), rates
 
 
-def bench_generation(duration: float, clips: int, repeats: int) -> dict:
+def bench_generation(duration: float, clips: int, repeats: int, warmup: int) -> dict:
     """(a) clips/s of the generator in 1 and 2 processes (pool start-up not timed)."""
     _init_gen(duration)
-    _gen_range((10_000, 10_010))  # warm the per-process caches
+    # warm the per-process caches (note tables, beds, rooms, filters; the pool's forked
+    # workers inherit them): a long stream runs warm
+    _gen_range((10_000, 10_000 + warmup))
     one, one_all = median_rate(lambda r: _gen_range((r * clips, (r + 1) * clips)), clips,
                                repeats)
     ctx = mp.get_context("fork")
@@ -264,8 +266,9 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--clips", type=int, default=150, help="clips per process per repeat (a)")
     p.add_argument("--shard-clips", type=int, default=384, help="clips in 8 shards (b)")
-    p.add_argument("--steps", type=int, default=6, help="training steps per repeat (c)")
-    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--steps", type=int, default=10, help="training steps per repeat (c)")
+    p.add_argument("--warmup", type=int, default=200, help="generator warm-up clips (a)")
+    p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--duration", type=float, default=2.0)
     p.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "data_scale"))
     args = p.parse_args(argv)
@@ -292,7 +295,7 @@ def main(argv: list[str] | None = None) -> int:
         shards = list_shards(tmp)
         check(shards, ach, logmel, num_samples, args.duration)
         print("checks passed; timing", flush=True)
-        gen = bench_generation(args.duration, args.clips, args.repeats)
+        gen = bench_generation(args.duration, args.clips, args.repeats, args.warmup)
         print(f"(a) generation {gen['1_process']:.1f} / {gen['2_processes']:.1f} clips/s",
               flush=True)
         read = bench_reading(shards, ach, logmel, num_samples, batch, args.repeats)
