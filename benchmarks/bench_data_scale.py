@@ -274,7 +274,10 @@ def report_md(res: dict) -> str:
         f"process each); N workers on N free cores are assumed to make N times that (the "
         f"workers share nothing; measured here with 2 processes on {env['cores']} cores: "
         f"x{g['2_processes'] / g['1_process']:.2f}, noisy, and a loaded machine depresses "
-        f"it):", "",
+        f"it). Here the end-to-end run reached "
+        f"{e['clips_per_s'] / p['cpu_stages'][p['cpu_min_stage']]:.2f} of its stage bound "
+        f"(collation, hand-over between processes, the loop); expect a shortfall of that "
+        f"order on the GPU machine too:", "",
         "| CPU workers | stream (generate + log-mel) | holds if the GPU trains >= | "
         "pre-written shards (read + log-mel) | holds if the GPU trains >= |",
         "|---:|---:|---:|---:|---:|",
