@@ -128,6 +128,7 @@ def concept_tree(ach: Any, probs: torch.Tensor, threshold: float, max_children: 
     return lines
 
 
+@torch.no_grad()
 def _run(args: argparse.Namespace) -> int:
     from hacd_graph.data.audio_io import AudioReadError
     from hacd_graph.eval.stage import GenerationSettings
@@ -135,7 +136,6 @@ def _run(args: argparse.Namespace) -> int:
 
     if not 0.0 < args.threshold < 1.0:
         raise UserError(f"--threshold {args.threshold}: expected a probability in (0, 1)")
-    torch.set_grad_enabled(False)
     run = TrainedRun.load(args.run, progress=not args.json)
     settings = GenerationSettings(**run.config.get("eval", {}).get("generation", {}))
     tokens = args.max_new_tokens or settings.description_tokens
