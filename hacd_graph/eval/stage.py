@@ -146,7 +146,7 @@ def evaluate_run(run: TrainedRun, data: HeldOut, config: EvalConfig, out_dir: Pa
     Returns:
         the content of ``metrics.json``.
     """
-    from hacd_graph.eval.aqa_metrics import aqa_scores
+    from hacd_graph.eval.aqa_metrics import add_concept_levels, aqa_scores
     from hacd_graph.eval.caption_metrics import CaptionMetricsUnavailable, caption_scores
     from hacd_graph.eval.description_parser import (
         DescriptionParser,
@@ -193,13 +193,8 @@ def evaluate_run(run: TrainedRun, data: HeldOut, config: EvalConfig, out_dir: Pa
     seconds["caption"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    items, owners = [], []
-    for i, m in enumerate(data.meta):
-        for item in m["qa"]:
-            level = (int(run.ach.level[run.ach.index(item["concept"])])
-                     if item.get("concept") in run.ach.ids else None)
-            items.append({**item, "concept_level": level})
-            owners.append(i)
+    items = add_concept_levels([q for m in data.meta for q in m["qa"]], run.ach)
+    owners = [i for i, m in enumerate(data.meta) for _ in m["qa"]]
     prompts = [run.prompts["aqa"].format(question=q["question"]) for q in items]
     answers = _generate(run, prompts, data, size, gen.answer_tokens, gen, "answers",
                         owners=owners)
@@ -278,14 +273,14 @@ def _write_examples(path: Path, run: TrainedRun, data: HeldOut, count: int,
                     probs: torch.Tensor, items: list[dict], owners: list[int],
                     answers: list[str]) -> None:
     from hacd_graph.atomic_io import write_text_atomic
-    from hacd_graph.eval.aqa_metrics import aqa_scores
+    from hacd_graph.eval.aqa_metrics import is_correct
 
     lines = []
     for i in range(min(count, len(data))):
         m = data.meta[i]
         qa = []
         for j in [j for j, o in enumerate(owners) if o == i][:4]:
-            correct = aqa_scores([items[j]], [answers[j]])["aqa/accuracy"] == 1.0
+            correct = is_correct(items[j], answers[j])
             qa.append({"question": items[j]["question"], "answer": items[j]["answer"],
                        "prediction": answers[j], "level": items[j]["level"],
                        "type": items[j]["type"], "correct": bool(correct)})
