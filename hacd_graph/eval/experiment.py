@@ -341,9 +341,11 @@ def write_tables(out: Path, record: dict[str, Any]) -> list[str]:
     problems = [f"run {r['cell']} seed {r['seed']} failed; see {r['run_dir']}/train.log "
                 f"and console.log{_last_line(Path(r['run_dir']) / 'console.log')}"
                 for r in runs if r["status"] == "failed"]
+    problems += [f"run {r['cell']} seed {r['seed']} has not finished ({r['run_dir']})"
+                 for r in runs if r["status"] == "missing"]
     for r in runs:
         missing = [k for k in REQUIRED if k not in r["metrics"]]
-        if missing and r["status"] != "failed":
+        if missing and r["status"] not in ("failed", "missing"):
             problems.append(f"run {r['cell']} seed {r['seed']} reports no {', '.join(missing)} "
                             f"({r['run_dir']}/eval/metrics.json)")
     return problems
@@ -387,12 +389,13 @@ def ablations(args: argparse.Namespace, runner: Runner = subprocess_runner) -> i
     if out.exists() and not out.is_dir():
         raise UserError(f"--out {out} is a file; give a folder")
     saved = out / "ablations.json"
-    if args.render:
-        if not saved.is_file():
-            raise UserError(f"--render: no {saved}; run the grid first")
+    if args.render and saved.is_file() and not args.from_runs:
         record = json.loads(saved.read_text())
         for r in record["runs"]:
             r["metrics"] = read_metrics(Path(r["run_dir"])) or r["metrics"]
+        problems = write_tables(out, record)
+    elif args.render:
+        record = _record_of_runs(args, out, saved)
         problems = write_tables(out, record)
     else:
         seeds, common = _seeds_and_overrides(args)
@@ -427,6 +430,36 @@ def ablations(args: argparse.Namespace, runner: Runner = subprocess_runner) -> i
     return 1 if problems else 0
 
 
+def _record_of_runs(args: argparse.Namespace, out: Path, saved: Path) -> dict[str, Any]:
+    """The record of the grid this command line names, from its run folders alone (no run
+    starts): finished runs give their metrics, the others are marked ``missing``."""
+    from hacd_graph.provenance import git_revision
+
+    if not out.is_dir():
+        raise UserError(f"--render: no folder {out}; run the grid first")
+    seeds, common = _seeds_and_overrides(args)
+    cells = [c.strip() for c in args.cells.split(",") if c.strip()]
+    runs = plan_grid(out, cells, seeds, common)
+    earlier = ({(r["cell"], r["seed"]): r["seconds"]
+                for r in json.loads(saved.read_text())["runs"]} if saved.is_file() else {})
+    for run in runs:
+        run.status = "finished" if finished(run.dir) else "missing"
+        run.metrics = read_metrics(run.dir) if run.status == "finished" else {}
+        if run.status == "finished" and (run.cell, run.seed) not in earlier:
+            summary = run.dir / "summary.json"
+            stages = json.loads(summary.read_text()).get("stages", {}) if summary.is_file() else {}
+            earlier[run.cell, run.seed] = sum(s.get("seconds", 0.0) for s in stages.values())
+    has_finetune = any("finetune.trainer.seed=" in o for o in runs[0].overrides)
+    return {"schema": SCHEMA, "git_revision": git_revision(ROOT),
+            "command": _command(args, seeds, common), "common_overrides": common,
+            "seeds": seeds, "seed_overrides": seed_overrides("S", has_finetune),
+            "cells": {c: list(CELLS[c]) for c in cells},
+            "runs": [{"cell": r.cell, "seed": r.seed, "overrides": r.overrides,
+                      "run_dir": str(r.dir), "status": r.status,
+                      "seconds": earlier.get((r.cell, r.seed)), "metrics": r.metrics}
+                     for r in runs]}
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``experiment`` with its ``ablations`` sub-command."""
     group = subparsers.add_parser("experiment", help="run the baselines and ablations grid")
@@ -446,7 +479,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="runs at once (each with OMP_NUM_THREADS = cores // jobs)")
     parser.add_argument("--dry-run", action="store_true", help="print the commands only")
     parser.add_argument("--render", action="store_true",
-                        help="only write the tables again from OUT/ablations.json")
+                        help="only write the tables again (from OUT/ablations.json)")
+    parser.add_argument("--from-runs", action="store_true",
+                        help="with --render: tabulate the runs these --cells and --seeds "
+                        "name from their folders (unfinished ones are counted missing), "
+                        "not from ablations.json")
     parser.add_argument("overrides", nargs="*", metavar="key=value",
                         help="Hydra overrides common to every run (e.g. experiment=tiny)")
     parser.set_defaults(func=ablations)

@@ -231,6 +231,27 @@ def test_render_rewrites_tables_without_running(tmp_path: Path) -> None:
     assert "| classification/mAP_macro | 0.700 ± 0.283 (2) |" in (out / "ablations.md").read_text()
 
 
+def test_render_from_runs_tabulates_a_partial_grid(tmp_path: Path,
+                                                   capsys: pytest.CaptureFixture) -> None:
+    out = tmp_path / "grid"
+    assert ablations(parse("--out", str(out), "--cells", "hacd", "--seeds", "0", "1"),
+                     runner=FakeRunner()) == 0
+
+    def no_runs(*_: object) -> int:
+        raise AssertionError("--render started a run")
+
+    args = parse("--out", str(out), "--render", "--from-runs", "--cells", "hacd,mlp",
+                 "--seeds", "0", "1")
+    assert ablations(args, runner=no_runs) == 1  # mlp never ran: the grid is incomplete
+    assert f"run mlp seed 0 has not finished ({out / 'mlp' / 'seed0'})" in \
+        capsys.readouterr().err
+    table = (out / "ablations.md").read_text()
+    assert "| classification/mAP_macro | 0.550 ± 0.071 (2) | n/a |" in table
+    saved = json.loads((out / "ablations.json").read_text())
+    assert [r["status"] for r in saved["runs"]] == ["finished", "finished", "missing",
+                                                   "missing"]
+
+
 def test_failed_run_or_missing_metric_exits_nonzero(tmp_path: Path,
                                                     capsys: pytest.CaptureFixture) -> None:
     args = parse("--out", str(tmp_path / "a"), "--cells", "hacd,mlp", "--seeds", "0", "1")
