@@ -162,7 +162,8 @@ class ContrastiveHeads(nn.Module):
         super().__init__()
         self.audio_proj = nn.Linear(hidden_size, dim)
         self.text_proj = nn.Linear(hidden_size, dim)
-        self.logit_scale = nn.Parameter(torch.tensor(math.log(1.0 / temperature)))
+        # shape [1], not a scalar: DeepSpeed broadcasts parameters as byte views at start-up
+        self.logit_scale = nn.Parameter(torch.tensor([math.log(1.0 / temperature)]))
 
     def audio(self, hidden: torch.Tensor) -> torch.Tensor:
         return F.normalize(self.audio_proj(hidden.float()), dim=-1)

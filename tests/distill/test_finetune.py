@@ -11,6 +11,7 @@ import torch
 import torch.nn.functional as F
 
 from hacd_graph.distill.finetune import (
+    ContrastiveHeads,
     FinetuneConfig,
     FinetuneData,
     FinetuneStage,
@@ -69,6 +70,14 @@ def test_info_nce_matches_the_two_cross_entropies():
                    for i in range(5)) / 10
     torch.testing.assert_close(info_nce(a, t, scale), expected)
     assert float(info_nce(a, a, torch.tensor(math.log(100.0)))) < 1e-3  # aligned pairs
+
+
+def test_every_parameter_has_a_dimension():
+    # DeepSpeed's start-up broadcast views each parameter as bytes, which a 0-d tensor refuses
+    heads = ContrastiveHeads(hidden_size=8, dim=4, temperature=0.07)
+    assert all(p.dim() >= 1 for p in heads.parameters())
+    a = F.normalize(torch.randn(3, 4), dim=-1)
+    assert info_nce(a, a, heads.logit_scale).shape == ()
 
 
 def test_config_rejects_unknown_tasks_and_a_prompt_without_the_question():
