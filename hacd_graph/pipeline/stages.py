@@ -289,6 +289,14 @@ def _llm_loader(cfg: DictConfig, ctx: DistributedContext) -> Any:
                                   trust_remote_code=llm_cfg.get("trust_remote_code", False))
 
 
+def _stage_configs(cfg: DictConfig, name: str, cls: type) -> tuple[Any, TrainerConfig]:
+    """The ``name`` group as ``cls`` (its ``trainer`` block left out) and its trainer block."""
+    settings = container(cfg, name)
+    settings.pop("trainer", None)
+    return (config_from_mapping(cls, settings, name),
+            config_from_mapping(TrainerConfig, trainer_settings(cfg, name), f"{name}.trainer"))
+
+
 def _student_splits(cfg: DictConfig, ach: ConceptHierarchy, folders: tuple[Path, Path],
                     run_dir: Path, ctx: DistributedContext, texts: bool) -> tuple[Any, dict]:
     """The trained teacher and, per split, its cached outputs with the clips' texts.
@@ -338,9 +346,7 @@ def _student(cfg: DictConfig, ach: ConceptHierarchy, teacher: Any, audio_dim: in
     from hacd_graph.distill.student import StudentSpec
     from hacd_graph.llm import LoraSettings
 
-    settings = container(cfg, "distill")
-    settings.pop("trainer", None)
-    config = config_from_mapping(DistillConfig, settings, "distill")
+    config, _ = _stage_configs(cfg, "distill", DistillConfig)
     bridge = container(cfg, "bridge")
     use_hdl = (bridge.get("bridge_type") != "mlp") if config.hdl == "auto" else bool(config.hdl)
     llm_cfg = container(cfg, "llm")
@@ -372,11 +378,7 @@ def run_distill(cfg: DictConfig, ach: ConceptHierarchy, folders: tuple[Path, Pat
     """Distil the trained teacher into the LLM through the one loop into ``<run>/distill``."""
     from hacd_graph.distill.stage import DistillConfig, DistillStage
 
-    settings = container(cfg, "distill")
-    settings.pop("trainer", None)
-    config = config_from_mapping(DistillConfig, settings, "distill")
-    trainer = config_from_mapping(TrainerConfig, trainer_settings(cfg, "distill"),
-                                  "distill.trainer")
+    config, trainer = _stage_configs(cfg, "distill", DistillConfig)
     teacher, splits = _student_splits(cfg, ach, folders, run_dir, ctx, texts=False)
     student, loss_table, use_hdl = _student(cfg, ach, teacher, splits["train"].teacher.audio_dim,
                                             run_dir, ctx, trainer.seed)
@@ -392,11 +394,7 @@ def run_finetune(cfg: DictConfig, ach: ConceptHierarchy, folders: tuple[Path, Pa
     """Fine-tune the distilled student on captioning, AQA and description (``<run>/finetune``)."""
     from hacd_graph.distill.finetune import FinetuneConfig, FinetuneStage
 
-    settings = container(cfg, "finetune")
-    settings.pop("trainer", None)
-    config = config_from_mapping(FinetuneConfig, settings, "finetune")
-    trainer = config_from_mapping(TrainerConfig, trainer_settings(cfg, "finetune"),
-                                  "finetune.trainer")
+    config, trainer = _stage_configs(cfg, "finetune", FinetuneConfig)
     teacher, splits = _student_splits(cfg, ach, folders, run_dir, ctx, texts=True)
     student, loss_table, use_hdl = _student(cfg, ach, teacher, splits["train"].teacher.audio_dim,
                                             run_dir, ctx, trainer.seed)
