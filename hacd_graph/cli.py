@@ -29,7 +29,8 @@ COMMAND_GROUPS: dict[str, tuple[str, str]] = {
     "llm": ("hacd_graph.llm.cli", "the embedded default LLM"),
     "describe": ("hacd_graph.eval.describe", "describe audio files with a trained run"),
     "report": ("hacd_graph.eval.report", "write a run's report.md and report.html"),
-    "experiment": ("hacd_graph.eval.experiment", "run the baselines and ablations grid"),
+    "experiment": ("hacd_graph.eval.experiment",
+                   "the baselines and ablations grid; the teacher's arms"),
 }
 
 

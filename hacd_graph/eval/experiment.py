@@ -36,7 +36,6 @@ import math
 import os
 import shlex
 import shutil
-import statistics
 import subprocess
 import sys
 import time
@@ -47,6 +46,7 @@ from pathlib import Path
 from typing import Any
 
 from hacd_graph.errors import UserError
+from hacd_graph.over_seeds import cell_text, seeds_and_overrides, summarize
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMA = "hacd_graph.ablations/v1"
@@ -261,25 +261,6 @@ def run_grid(out: Path, runs: list[Run], common: list[str], jobs: int = 1,
 
 # --- tables -------------------------------------------------------------------------------
 
-def summarize(values: Sequence[float | None]) -> tuple[float, float, int]:
-    """Mean, standard deviation (ddof=1; NaN for one value) and count of the finite values;
-    ``(nan, nan, 0)`` when there are none."""
-    finite = [float(v) for v in values if v is not None and math.isfinite(v)]
-    if not finite:
-        return math.nan, math.nan, 0
-    std = statistics.stdev(finite) if len(finite) > 1 else math.nan
-    return statistics.fmean(finite), std, len(finite)
-
-
-def cell_text(mean: float, std: float, n: int) -> str:
-    """``mean ± std (n)`` with three decimals (four significant digits for a mean below
-    0.01); ``mean (1)`` for one seed; ``n/a`` for none."""
-    if n == 0:
-        return "n/a"
-    form = ".4g" if 0 < abs(mean) < 0.01 else ".3f"
-    return f"{mean:{form}} ({n})" if n == 1 else f"{mean:{form}} ± {std:{form}} ({n})"
-
-
 def table_keys(metrics: Sequence[dict[str, float]]) -> list[str]:
     """The table's rows: the headline metrics, classification F1 and description F1 at the
     two deepest levels with a positive in the eval split (a finite ``level{L}/mAP``), AQA
@@ -315,7 +296,8 @@ def write_tables(out: Path, record: dict[str, Any]) -> list[str]:
             stats[cell, key] = (*summarize(values), values)
     lines = ["# Baselines and ablations", "",
              f"git {record['git_revision']}; seeds {' '.join(map(str, record['seeds']))}; "
-             f"command: `{record['command']}`", "",
+             f"command: `{record['command']}`",
+             *[f"earlier: `{c}`" for c in record.get("earlier_commands", [])], "",
              "Each entry: mean ± std over seeds (std with ddof=1), with the number of seeds; "
              "n/a: not reported. Every run evaluates the same held-out split; levels are "
              "each run's own hierarchy's (`ach_flat` has 2, `ach_truncated` 3).", "",
@@ -361,19 +343,6 @@ def _last_line(path: Path) -> str:
 
 # --- the command --------------------------------------------------------------------------
 
-def _seeds_and_overrides(args: argparse.Namespace) -> tuple[list[int], list[str]]:
-    """``--seeds`` as integers, and the overrides (``--seeds 0 1 experiment=tiny`` leaves
-    the override among the seeds' values)."""
-    overrides = [v for v in args.seeds if "=" in v] + list(args.overrides)
-    try:
-        seeds = [int(v) for v in args.seeds if "=" not in v]
-    except ValueError:
-        raise UserError(f"--seeds {' '.join(args.seeds)}: expected integers") from None
-    if not seeds:
-        raise UserError("--seeds: give at least one integer seed")
-    return seeds, overrides
-
-
 def _command(args: argparse.Namespace, seeds: list[int], common: list[str]) -> str:
     line = ["hacd-graph", "experiment", "ablations", "--out", str(args.out), "--seeds",
             *map(str, seeds), "--cells", args.cells, "--jobs", str(args.jobs), *common]
@@ -398,7 +367,7 @@ def ablations(args: argparse.Namespace, runner: Runner = subprocess_runner) -> i
         record = _record_of_runs(args, out, saved)
         problems = write_tables(out, record)
     else:
-        seeds, common = _seeds_and_overrides(args)
+        seeds, common = seeds_and_overrides(args)
         bad = [o for o in common if "=" not in o or o.startswith("-")
                or o.split("=", 1)[0].lstrip("+~") == "run.dir"]
         if bad:
@@ -409,25 +378,53 @@ def ablations(args: argparse.Namespace, runner: Runner = subprocess_runner) -> i
         runs = plan_grid(out, cells, seeds, common)
         if not args.dry_run:
             out.mkdir(parents=True, exist_ok=True)
-        earlier = ({(r["cell"], r["seed"]): r["seconds"]
-                    for r in json.loads(saved.read_text())["runs"]} if saved.is_file() else {})
+        before = _earlier_record(saved, common)
+        earlier = {(r["cell"], r["seed"]): r["seconds"] for r in before.get("runs", [])}
         run_grid(out, runs, common, args.jobs, runner, dry_run=args.dry_run)
         if args.dry_run:
             return 0
         has_finetune = any("finetune.trainer.seed=" in o for o in runs[0].overrides)
+        planned = {(r.cell, r.seed) for r in runs}
+        kept = [r for r in before.get("runs", []) if (r["cell"], r["seed"]) not in planned]
         record = {"schema": SCHEMA, "git_revision": git_revision(ROOT),
-                  "command": _command(args, seeds, common), "common_overrides": common,
-                  "seeds": seeds, "seed_overrides": seed_overrides("S", has_finetune),
-                  "cells": {c: [o for o in CELLS[c]] for c in cells},
-                  "runs": [{"cell": r.cell, "seed": r.seed, "overrides": r.overrides,
-                            "run_dir": str(r.dir), "status": r.status,
-                            "seconds": r.seconds if r.seconds is not None
-                            else earlier.get((r.cell, r.seed)),
-                            "metrics": r.metrics} for r in runs]}
+                  "command": _command(args, seeds, common),
+                  "earlier_commands": _commands_of(before),
+                  "common_overrides": common,
+                  "seeds": sorted({*seeds, *before.get("seeds", [])}),
+                  "seed_overrides": seed_overrides("S", has_finetune),
+                  "cells": {**before.get("cells", {}), **{c: list(CELLS[c]) for c in cells}},
+                  "runs": kept + [{"cell": r.cell, "seed": r.seed, "overrides": r.overrides,
+                                   "run_dir": str(r.dir), "status": r.status,
+                                   "seconds": r.seconds if r.seconds is not None
+                                   else earlier.get((r.cell, r.seed)),
+                                   "metrics": r.metrics} for r in runs]}
         problems = write_tables(out, record)
     for line in problems:
         print(line, file=sys.stderr)
     return 1 if problems else 0
+
+
+def _earlier_record(saved: Path, common: list[str]) -> dict[str, Any]:
+    """The grid's saved record, whose runs a new command extends (the runs it does not
+    plan are kept with their metrics, so a grid can be completed cell by cell or seed by
+    seed); ``{}`` when there is none, or when it ran with other common overrides (its
+    runs cannot share a table with these: the table starts afresh, the runs are kept)."""
+    if not saved.is_file():
+        return {}
+    record = json.loads(saved.read_text())
+    if list(record.get("common_overrides", [])) != list(common):
+        print(f"{saved}: the earlier grid ran with the overrides "
+              f"{record.get('common_overrides')}, not {common}; the table starts afresh",
+              flush=True)
+        return {}
+    return record
+
+
+def _commands_of(record: dict[str, Any]) -> list[str]:
+    """Every command that wrote ``record``'s runs, oldest first."""
+    if not record:
+        return []
+    return [*record.get("earlier_commands", []), record["command"]]
 
 
 def _record_of_runs(args: argparse.Namespace, out: Path, saved: Path) -> dict[str, Any]:
@@ -437,7 +434,7 @@ def _record_of_runs(args: argparse.Namespace, out: Path, saved: Path) -> dict[st
 
     if not out.is_dir():
         raise UserError(f"--render: no folder {out}; run the grid first")
-    seeds, common = _seeds_and_overrides(args)
+    seeds, common = seeds_and_overrides(args)
     cells = [c.strip() for c in args.cells.split(",") if c.strip()]
     runs = plan_grid(out, cells, seeds, common)
     earlier = ({(r["cell"], r["seed"]): r["seconds"]
@@ -461,8 +458,9 @@ def _record_of_runs(args: argparse.Namespace, out: Path, saved: Path) -> dict[st
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add ``experiment`` with its ``ablations`` sub-command."""
-    group = subparsers.add_parser("experiment", help="run the baselines and ablations grid")
+    """Add ``experiment`` with its ``ablations`` and ``teacher`` sub-commands."""
+    group = subparsers.add_parser("experiment",
+                                  help="the baselines and ablations grid; the teacher's arms")
     commands = group.add_subparsers(dest="experiment_command", required=True,
                                     metavar="COMMAND")
     parser = commands.add_parser(
@@ -487,3 +485,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("overrides", nargs="*", metavar="key=value",
                         help="Hydra overrides common to every run (e.g. experiment=tiny)")
     parser.set_defaults(func=ablations)
+    from hacd_graph.teacher import comparison
+
+    comparison.register(commands)

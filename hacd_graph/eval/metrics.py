@@ -118,14 +118,16 @@ def violation_rates(scores: np.ndarray, edges: Sequence[tuple[int, int]],
 
 
 def hierarchical_metrics(probs: np.ndarray | torch.Tensor, targets: np.ndarray | torch.Tensor,
-                         ach: ConceptHierarchy, threshold: float = 0.5) -> dict[str, float]:
+                         ach: ConceptHierarchy,
+                         threshold: float | np.ndarray = 0.5) -> dict[str, float]:
     """Every classification metric of the project, as one flat ``name -> value`` dict.
 
     Args:
         probs: ``[B, N]`` marginal concept probabilities.
         targets: ``[B, N]`` labels closed under ancestors.
         ach: the hierarchy the columns follow.
-        threshold: decision threshold for F1 and hierarchical P/R/F1.
+        threshold: decision threshold for F1 and hierarchical P/R/F1: one for every
+            concept, or ``[N]``, one per concept (``hacd_graph.eval.thresholds``).
 
     Returns:
         ``mAP_macro``, ``mAP_micro``, ``F1_micro``, ``hP``, ``hR``, ``hF1``,

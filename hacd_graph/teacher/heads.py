@@ -9,7 +9,10 @@ The graph-conditioned head generates each concept's classifier from its node emb
 
 with :math:`a_b` the clip embedding, :math:`e_c` the GNN embedding of concept :math:`c`,
 :math:`P` a learned projection and :math:`w, b_0` a bias generated from the embedding too, so
-adding a concept to the hierarchy needs no new head weights. The logits are read as
+adding a concept to the hierarchy needs no new head weights. With ``residual`` each concept
+also gets a free linear classifier, zero at the start, added to the generated one
+(:math:`+\\, r_c^\\top a_b + s_c`): the graph gives the prior, the residual the capacity a
+rank-:math:`D_c` classifier matrix lacks. The logits are read as
 *conditional* logits of the ACH factorisation: :math:`\\sigma(z_c) = P(c \\mid
 \\text{parents of } c)`.
 
@@ -30,21 +33,30 @@ class GraphConditionedHead(nn.Module):
     Args:
         audio_dim: D, width of the clip embedding.
         concept_encoder: the GNN over the hierarchy (trained jointly).
+        residual: add a free per-concept classifier (initialised to zero).
 
     Shapes:
         embedding: ``[B, D]`` -> (logits ``[B, N]``, node embeddings ``[N, Dc]``).
     """
 
-    def __init__(self, audio_dim: int, concept_encoder: ConceptEncoder):
+    def __init__(self, audio_dim: int, concept_encoder: ConceptEncoder,
+                 residual: bool = False):
         super().__init__()
         self.concepts = concept_encoder
         self.proj = nn.Linear(concept_encoder.out_dim, audio_dim, bias=False)
         self.bias = nn.Linear(concept_encoder.out_dim, 1)
         self.scale = audio_dim**-0.5
+        self.residual: nn.Linear | None = None
+        if residual:
+            self.residual = nn.Linear(audio_dim, concept_encoder.num_nodes)
+            nn.init.zeros_(self.residual.weight)
+            nn.init.zeros_(self.residual.bias)
 
     def forward(self, embedding: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         nodes = self.concepts()  # [N, Dc]
         logits = embedding @ self.proj(nodes).t() * self.scale + self.bias(nodes).t()
+        if self.residual is not None:
+            logits = logits + self.residual(embedding)
         return logits, nodes
 
 

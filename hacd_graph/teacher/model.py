@@ -35,6 +35,8 @@ class TeacherConfig:
     Args:
         backbone: ``"cnn"`` (PANNs family, default) or ``"ast"``.
         head: ``"graph"`` (graph-conditioned, conditional logits) or ``"flat"``.
+        head_residual: graph head only: add a free per-concept classifier to the generated
+            one (``GraphConditionedHead(residual=True)``).
         loss: ``"marginal_bce"``, ``"chmcnn"`` or ``"bce"`` (see ``teacher.losses``).
         frontend: log-mel settings (``LogMelConfig`` fields).
         specaugment: mask time/frequency bands of the features in training mode.
@@ -50,6 +52,7 @@ class TeacherConfig:
 
     backbone: str = "cnn"
     head: str = "graph"
+    head_residual: bool = False
     loss: str = "marginal_bce"
     frontend: dict[str, Any] = field(default_factory=dict)
     specaugment: bool = True
@@ -69,6 +72,9 @@ class TeacherConfig:
             raise ValueError(f"teacher.head must be 'graph' or 'flat', got {self.head!r}")
         if self.loss not in LOSSES:
             raise ValueError(f"teacher.loss must be one of {LOSSES}, got {self.loss!r}")
+        if self.head_residual and self.head != "graph":
+            raise ValueError("teacher.head_residual=true needs teacher.head=graph (the flat "
+                             "head is free already)")
         if self.head == "flat" and self.loss == "marginal_bce":
             raise ValueError("teacher.head=flat gives marginal logits: use teacher.loss=bce "
                              "or chmcnn, not marginal_bce")
@@ -142,7 +148,8 @@ class TeacherModel(nn.Module):
                                         pad_value=pad)
         if config.head == "graph":
             self.head: nn.Module = GraphConditionedHead(
-                self.backbone.out_dim, ConceptEncoder(ach, gnn or GNNConfig())
+                self.backbone.out_dim, ConceptEncoder(ach, gnn or GNNConfig()),
+                residual=config.head_residual,
             )
         else:
             self.head = FlatHead(self.backbone.out_dim, len(ach))

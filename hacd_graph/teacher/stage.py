@@ -141,12 +141,7 @@ class TeacherStage:
 
     def predict(self, model: nn.Module, features: torch.Tensor) -> torch.Tensor:
         """Marginal concept probabilities ``[C, N]`` of cached ``features`` ``[C, T, M]``."""
-        param = next(model.parameters())
-        probs = []
-        for start in range(0, len(features), self.eval_batch_size):
-            batch = features[start : start + self.eval_batch_size].to(param.device, param.dtype)
-            probs.append(model(features=batch).probs.float().cpu())
-        return torch.cat(probs)
+        return predict_probs(model, features, self.eval_batch_size)
 
     def evaluate(self, model: nn.Module) -> dict[str, float]:
         probs = self.predict(model, self.eval_features)
@@ -166,6 +161,18 @@ class TeacherStage:
             fresh.load_state_dict(state_dict)
             with torch.no_grad():
                 save_torch_atomic(fresh.head.concepts().cpu(), out_dir / "concept_embeddings.pt")
+
+
+def predict_probs(model: nn.Module, features: torch.Tensor, batch_size: int = 64
+                  ) -> torch.Tensor:
+    """Marginal concept probabilities ``[C, N]`` (float32, CPU) of ``features`` ``[C, T, M]``,
+    in the model's current mode."""
+    param = next(model.parameters())
+    probs = []
+    for start in range(0, len(features), batch_size):
+        batch = features[start : start + batch_size].to(param.device, param.dtype)
+        probs.append(model(features=batch).probs.float().cpu())
+    return torch.cat(probs)
 
 
 def load_teacher(stage_dir: str | Path, ach: ConceptHierarchy) -> TeacherModel:

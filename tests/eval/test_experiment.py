@@ -17,11 +17,9 @@ from hacd_graph.eval import experiment
 from hacd_graph.eval.experiment import (
     CELLS,
     ablations,
-    cell_text,
     compose,
     plan_grid,
     seed_overrides,
-    summarize,
     table_keys,
 )
 
@@ -214,6 +212,33 @@ def test_tables_hold_mean_std_and_every_seed(tmp_path: Path) -> None:
     assert mlp2["metrics"]["classification/mAP_macro"] == pytest.approx(0.9)
 
 
+def test_a_later_command_extends_the_saved_grid(tmp_path: Path) -> None:
+    """Seeds or cells run later join the table; the earlier runs keep their metrics even
+    when their folders are gone (a grid completed on another machine)."""
+    out = tmp_path / "grid"
+    assert ablations(parse("--out", str(out), "--cells", "hacd,mlp", "--seeds", "0", "1"),
+                     runner=FakeRunner()) == 0
+    for seed in (0, 1):  # the earlier runs' folders are gone; their record stays
+        for path in sorted((out / "mlp" / f"seed{seed}").rglob("*"), reverse=True):
+            path.unlink() if path.is_file() else path.rmdir()
+    assert ablations(parse("--out", str(out), "--cells", "mlp", "--seeds", "2"),
+                     runner=FakeRunner()) == 0
+    saved = json.loads((out / "ablations.json").read_text())
+    assert sorted((r["cell"], r["seed"]) for r in saved["runs"]) == [
+        ("hacd", 0), ("hacd", 1), ("mlp", 0), ("mlp", 1), ("mlp", 2)]
+    assert saved["seeds"] == [0, 1, 2] and list(saved["cells"]) == ["hacd", "mlp"]
+    assert len(saved["earlier_commands"]) == 1 and "--seeds 0 1" in saved["earlier_commands"][0]
+    md = (out / "ablations.md").read_text()
+    assert "| classification/mAP_macro | 0.550 ± 0.071 (2) | 0.800 ± 0.100 (3) |" in md
+    assert "earlier: `hacd-graph experiment ablations" in md
+    # runs with other common overrides cannot share the table: it starts afresh
+    assert ablations(parse("--out", str(out), "--cells", "mlp", "--seeds", "3",
+                           "distill.lm_weight=0.5"), runner=FakeRunner()) == 0
+    saved = json.loads((out / "ablations.json").read_text())
+    assert [(r["cell"], r["seed"]) for r in saved["runs"]] == [("mlp", 3)]
+    assert "earlier_commands" in saved and not saved["earlier_commands"]
+
+
 def test_render_rewrites_tables_without_running(tmp_path: Path) -> None:
     out = tmp_path / "grid"
     assert ablations(parse("--out", str(out), "--cells", "hacd", "--seeds", "0", "1"),
@@ -281,14 +306,7 @@ def test_dry_run_prints_commands_only(tmp_path: Path, capsys: pytest.CaptureFixt
     assert "bridge.teacher_probs=false trainer.seed=3" in printed[2]
 
 
-def test_summary_and_cell_text() -> None:
-    assert summarize([1.0, 3.0, None, math.nan]) == (2.0, pytest.approx(math.sqrt(2)), 2)
-    assert summarize([None])[2] == 0
-    assert cell_text(*summarize([0.25])) == "0.250 (1)"
-    assert cell_text(*summarize([])) == "n/a"
-    assert cell_text(0.001234, 0.0005, 3) == "0.001234 ± 0.0005 (3)"
-    assert cell_text(0.39, 0.0076, 2) == "0.390 ± 0.008 (2)"
-    assert cell_text(0.0, 0.0, 2) == "0.000 ± 0.000 (2)"
+def test_table_keys_are_the_two_deepest_levels_with_a_positive() -> None:
     keys = table_keys([{"classification/level4/mAP": 0.1, "classification/level5/mAP": 0.2,
                         "classification/level6/mAP": math.nan}])
     assert "classification/level5/F1" in keys and "description/level4/F1" in keys

@@ -38,3 +38,27 @@ def test_new_concept_needs_no_new_head_weights(tiny_ach):
 def test_flat_head():
     logits, nodes = FlatHead(10, 7)(torch.randn(2, 10))
     assert logits.shape == (2, 7) and nodes is None
+
+
+def test_residual_starts_at_zero_and_adds_a_free_classifier(tiny_ach):
+    torch.manual_seed(0)
+    plain = GraphConditionedHead(10, ConceptEncoder(tiny_ach, _cfg()))
+    torch.manual_seed(0)
+    residual = GraphConditionedHead(10, ConceptEncoder(tiny_ach, _cfg()), residual=True)
+    a = torch.randn(3, 10)
+    torch.testing.assert_close(residual(a)[0], plain(a)[0])  # zero at the start
+    with torch.no_grad():
+        residual.residual.weight.normal_()
+        residual.residual.bias.fill_(0.5)
+    expected = plain(a)[0] + a @ residual.residual.weight.t() + 0.5
+    torch.testing.assert_close(residual(a)[0], expected)
+    assert residual.residual.weight.shape == (7, 10)
+
+
+def test_residual_needs_the_graph_head():
+    import pytest
+
+    from hacd_graph.teacher.model import TeacherConfig
+
+    with pytest.raises(ValueError, match="head_residual=true needs teacher.head=graph"):
+        TeacherConfig(head="flat", loss="bce", head_residual=True)

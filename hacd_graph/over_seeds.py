@@ -1,0 +1,51 @@
+"""What the experiment commands share about seeds: reading ``--seeds`` and summarising a
+metric over them (mean ± std, the table cell).
+
+``--seeds 0 1 trainer.max_steps=600`` is read by argparse as three seeds (``nargs="+"``
+takes every word up to the next option); :func:`seeds_and_overrides` separates them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import statistics
+from collections.abc import Sequence
+
+from hacd_graph.errors import UserError
+
+
+def seeds_and_overrides(args: argparse.Namespace) -> tuple[list[int], list[str]]:
+    """``args.seeds`` as integers, and every override (those left among the seeds first,
+    then ``args.overrides``).
+
+    Raises:
+        UserError: a seed is not an integer, or none is given.
+    """
+    overrides = [v for v in args.seeds if "=" in v] + list(args.overrides)
+    try:
+        seeds = [int(v) for v in args.seeds if "=" not in v]
+    except ValueError:
+        raise UserError(f"--seeds {' '.join(args.seeds)}: expected integers") from None
+    if not seeds:
+        raise UserError("--seeds: give at least one integer seed")
+    return seeds, overrides
+
+
+def summarize(values: Sequence[float | None]) -> tuple[float, float, int]:
+    """Mean, standard deviation (ddof=1; NaN for one value) and count of the finite values;
+    ``(nan, nan, 0)`` when there are none."""
+    finite = [float(v) for v in values if v is not None and math.isfinite(v)]
+    if not finite:
+        return math.nan, math.nan, 0
+    std = statistics.stdev(finite) if len(finite) > 1 else math.nan
+    return statistics.fmean(finite), std, len(finite)
+
+
+def cell_text(mean: float, std: float, n: int) -> str:
+    """``mean ± std (n)`` with three decimals (four significant digits for a mean below
+    0.01); ``mean (1)`` for one seed; ``n/a`` for none."""
+    if n == 0:
+        return "n/a"
+    form = ".4g" if 0 < abs(mean) < 0.01 else ".3f"
+    return f"{mean:{form}} ({n})" if n == 1 else f"{mean:{form}} ± {std:{form}} ({n})"
