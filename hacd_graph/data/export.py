@@ -59,6 +59,13 @@ def claim_folder(out: Path, settings: dict[str, Any]) -> None:
         write_bytes_atomic(path, json.dumps(settings, indent=1, sort_keys=True).encode("utf-8"))
 
 
+def _lines(path: Path) -> int:
+    """Non-empty lines of ``path`` (0 when it does not exist)."""
+    if not path.exists():
+        return 0
+    return sum(1 for line in path.read_text(encoding="utf-8").splitlines() if line.strip())
+
+
 def _flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     out: dict[str, Any] = {}
     for k, v in d.items():
@@ -168,6 +175,8 @@ def write_synthetic(
         i: line for i, line in done.items() if i < n and (out / json.loads(line)["audio"]).exists()
     }
     todo = [i for i in range(n) if i not in done]
+    if not todo and not partial.exists() and len(done) == _lines(manifest):
+        return manifest  # complete: nothing is written (callers may share the folder)
     cfg = asdict(config)
     with (
         partial.open("a", encoding="utf-8") as sink,

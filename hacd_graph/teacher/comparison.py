@@ -17,7 +17,8 @@ found complete and not trained again; a killed one resumes), then measures each 
   (``grad/gnn_share_init``, ``grad/gnn_share``); how alike the embeddings of sibling
   concepts are against other concepts of the same level (``embed/sibling_cos``,
   ``embed/other_cos``); and the capacity of the classifier matrix, as the number of
-  singular values holding 90% of its energy (``classifier/rank90``).
+  singular values holding 90% of its energy (``classifier/rank90``), also after removing
+  the mean classifier that every concept shares (``classifier/rank90_centered``).
 
 Outputs: ``OUT/teacher_comparison.{md,csv,json}`` (mean ± std over seeds),
 ``OUT/learning_curves.png`` and ``OUT/reliability.png``. The exit status is 1 when a run
@@ -66,7 +67,8 @@ ARMS: dict[str, tuple[str, ...]] = {
 HEADLINE = ("mAP_macro", "hP", "hR", "hF1", "violation_rate", "tuned/hP", "tuned/hR",
             "tuned/hF1", "tuned/F1_micro")
 DIAGNOSTICS = ("grad/gnn_share_init", "grad/gnn_share", "embed/sibling_cos",
-               "embed/other_cos", "classifier/rank90", "plateau_step", "train_seconds")
+               "embed/other_cos", "classifier/rank90", "classifier/rank90_centered",
+               "plateau_step", "train_seconds")
 
 
 @dataclass
@@ -254,7 +256,9 @@ def measure_run(run: ArmRun, data_root: Path, bins: int = 10) -> None:
         with torch.no_grad():
             m["embed/sibling_cos"], m["embed/other_cos"] = _sibling_cosines(
                 model.head.concepts(), ach)
-    m["classifier/rank90"] = _rank90(_classifier(model))
+    weight = _classifier(model)
+    m["classifier/rank90"] = _rank90(weight)
+    m["classifier/rank90_centered"] = _rank90(weight - weight.mean(0, keepdim=True))
     # learning curve
     series = read_series(stage_dir / "metrics.csv")
     maps = dict(series.get(("eval", "mAP_macro"), []))

@@ -38,6 +38,10 @@ def test_write_manifest_resume_and_shards(tmp_path, ach):
     assert again[:3] == entries[:3]
     assert (out / entries[0]["audio"]).stat().st_mtime_ns == mtime0
     assert (out / entries[3]["audio"]).exists()
+    # a complete folder is left as it is (two processes may share it)
+    stamp = (out / MANIFEST).stat().st_mtime_ns
+    write_synthetic(out, 7, seed=2, config=CFG, progress=False)
+    assert (out / MANIFEST).stat().st_mtime_ns == stamp and not (out / PARTIAL).exists()
 
     shards = write_shards(out, tmp_path / "shards", shard_size=3, progress=False)
     assert [p.name for p in shards] == ["shard-000000.tar", "shard-000001.tar", "shard-000002.tar"]
