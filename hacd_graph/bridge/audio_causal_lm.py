@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 from transformers import AddedToken, AutoModelForCausalLM, PreTrainedModel
 from transformers.modeling_outputs import CausalLMOutputWithPast
@@ -135,6 +136,9 @@ class AudioCausalLM(nn.Module):
                           audio_mask=audio_mask, output_attentions=output_bridge_attentions)
         bridge_output = out if isinstance(out, BridgeOutput) else None
         audio_embeds = out.embeddings if bridge_output is not None else out
+        if self.bridge.config.match_text_norm:
+            audio_embeds = _to_text_norm(audio_embeds, inputs_embeds,
+                                         input_ids != self.audio_token_id)
         return merge_audio_embeddings(input_ids, inputs_embeds, audio_embeds,
                                       self.audio_token_id), bridge_output
 
@@ -301,6 +305,16 @@ class AudioCausalLM(nn.Module):
         if meta["llm_weights"] == "adapter":
             model.llm = PeftModel.from_pretrained(model.llm, directory / "adapter")
         return model
+
+
+def _to_text_norm(audio_embeds: torch.Tensor, inputs_embeds: torch.Tensor,
+                  text: torch.Tensor) -> torch.Tensor:
+    """``audio_embeds`` [B, Q, H] with every token's norm set to the mean norm of the text
+    token embeddings (``inputs_embeds`` [B, T, H] where ``text`` [B, T]), a constant
+    without gradient."""
+    norms = inputs_embeds.detach().float().norm(dim=-1)
+    target = norms[text].mean() if text.any() else norms.mean()
+    return F.normalize(audio_embeds, dim=-1) * target.to(audio_embeds.dtype)
 
 
 def _add_rows(llm: PreTrainedModel, new_size: int) -> None:

@@ -52,6 +52,9 @@ class BridgeConfig:
         teacher_probs: weight the concept attention by the teacher's probabilities. False
             gives every concept probability 1, so the bridge reads the concept embeddings
             without knowing which concepts the teacher heard (an ablation). Default True.
+        match_text_norm: rescale every soft token to the mean norm of the prompt's text
+            token embeddings (direction learned, length the LLM's own), so soft tokens
+            cannot outweigh the text by their size (``AudioCausalLM.embed``). Default False.
     """
 
     audio_dim: int
@@ -69,6 +72,7 @@ class BridgeConfig:
     bridge_type: str = "hierarchical"
     initializer_range: float = 0.02
     teacher_probs: bool = True
+    match_text_norm: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:

@@ -30,6 +30,7 @@ positives (the ablation changes the targets as well as the structure).
 from __future__ import annotations
 
 import argparse
+import collections
 import csv
 import json
 import math
@@ -69,6 +70,8 @@ CELLS: dict[str, tuple[str, ...]] = {
     "ach_truncated": ("ach.variant=truncated", "++ach.max_depth=3"),
     # does message passing matter: free concept embeddings instead of the GNN's
     "gnn_none": ("gnn=none",),
+    # fallback: soft tokens scaled to the text embeddings' norm (they were 15 times larger)
+    "hacd_textnorm": ("++bridge.match_text_norm=true",),
 }
 # every run must report these (DESIGN.md "Evaluation metrics")
 REQUIRED = ("classification/mAP_macro", "classification/hF1", "classification/violation_rate",
@@ -181,6 +184,12 @@ def read_metrics(run_dir: Path) -> dict[str, float]:
     """The flat metrics of ``<run_dir>/eval/metrics.json`` (``{}`` when absent)."""
     path = run_dir / "eval" / "metrics.json"
     return json.loads(path.read_text()).get("metrics", {}) if path.is_file() else {}
+
+
+def run_revision(run_dir: Path) -> str | None:
+    """The git revision ``<run_dir>/summary.json`` says the run's code had."""
+    path = run_dir / "summary.json"
+    return json.loads(path.read_text()).get("git_revision") if path.is_file() else None
 
 
 def same_config(run_dir: Path, args: Sequence[str]) -> bool:
@@ -297,7 +306,10 @@ def write_tables(out: Path, record: dict[str, Any]) -> list[str]:
     lines = ["# Baselines and ablations", "",
              f"git {record['git_revision']}; seeds {' '.join(map(str, record['seeds']))}; "
              f"command: `{record['command']}`",
-             *[f"earlier: `{c}`" for c in record.get("earlier_commands", [])], "",
+             *[f"earlier: `{c}`" for c in record.get("earlier_commands", [])],
+             "code of the runs: " + ", ".join(
+                 f"{rev} ({n} runs)" for rev, n in collections.Counter(
+                     r.get("git_revision") or "not recorded" for r in runs).items()), "",
              "Each entry: mean ± std over seeds (std with ddof=1), with the number of seeds; "
              "n/a: not reported. Every run evaluates the same held-out split; levels are "
              "each run's own hierarchy's (`ach_flat` has 2, `ach_truncated` 3).", "",
@@ -362,6 +374,7 @@ def ablations(args: argparse.Namespace, runner: Runner = subprocess_runner) -> i
         record = json.loads(saved.read_text())
         for r in record["runs"]:
             r["metrics"] = read_metrics(Path(r["run_dir"])) or r["metrics"]
+            r["git_revision"] = run_revision(Path(r["run_dir"])) or r.get("git_revision")
         problems = write_tables(out, record)
     elif args.render:
         record = _record_of_runs(args, out, saved)
@@ -385,7 +398,9 @@ def ablations(args: argparse.Namespace, runner: Runner = subprocess_runner) -> i
             return 0
         has_finetune = any("finetune.trainer.seed=" in o for o in runs[0].overrides)
         planned = {(r.cell, r.seed) for r in runs}
-        kept = [r for r in before.get("runs", []) if (r["cell"], r["seed"]) not in planned]
+        kept = [{**r, "git_revision": r.get("git_revision")
+                 or f"at or before {before['git_revision']}"}
+                for r in before.get("runs", []) if (r["cell"], r["seed"]) not in planned]
         record = {"schema": SCHEMA, "git_revision": git_revision(ROOT),
                   "command": _command(args, seeds, common),
                   "earlier_commands": _commands_of(before),
@@ -395,6 +410,7 @@ def ablations(args: argparse.Namespace, runner: Runner = subprocess_runner) -> i
                   "cells": {**before.get("cells", {}), **{c: list(CELLS[c]) for c in cells}},
                   "runs": kept + [{"cell": r.cell, "seed": r.seed, "overrides": r.overrides,
                                    "run_dir": str(r.dir), "status": r.status,
+                                   "git_revision": run_revision(r.dir),
                                    "seconds": r.seconds if r.seconds is not None
                                    else earlier.get((r.cell, r.seed)),
                                    "metrics": r.metrics} for r in runs]}
@@ -453,6 +469,7 @@ def _record_of_runs(args: argparse.Namespace, out: Path, saved: Path) -> dict[st
             "cells": {c: list(CELLS[c]) for c in cells},
             "runs": [{"cell": r.cell, "seed": r.seed, "overrides": r.overrides,
                       "run_dir": str(r.dir), "status": r.status,
+                      "git_revision": run_revision(r.dir),
                       "seconds": earlier.get((r.cell, r.seed)), "metrics": r.metrics}
                      for r in runs]}
 

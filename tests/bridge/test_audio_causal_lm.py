@@ -262,3 +262,25 @@ def test_bfloat16_llm_with_float32_bridge(tiny_tokenizer_factory):
     out.loss.backward()
     assert model.bridge.output_projection.weight.grad.dtype == torch.float32
     assert model.bridge.output_projection.weight.grad.abs().sum() > 0
+
+
+def test_match_text_norm_gives_soft_tokens_the_text_embeddings_norm(tiny_tokenizer_factory):
+    tok = tiny_tokenizer_factory()
+    model = _model("llama", tok)
+    batch = AudioPromptProcessor.from_model(tok, model)(PROMPTS, TARGETS)
+    audio, concepts, probs = make_audio(2)
+    ids = batch["input_ids"]
+    plain, _ = model.embed(ids, audio, concepts, probs)
+    model.bridge.config.match_text_norm = True
+    scaled, _ = model.embed(ids, audio, concepts, probs)
+    is_audio = ids == model.audio_token_id
+    text = model.llm.get_input_embeddings()(ids)[~is_audio]
+    norms = scaled[is_audio].norm(dim=-1)
+    torch.testing.assert_close(norms, torch.full_like(norms, float(text.norm(dim=-1).mean())))
+    torch.testing.assert_close(scaled[~is_audio], plain[~is_audio])  # text untouched
+    cos = torch.nn.functional.cosine_similarity(scaled[is_audio], plain[is_audio], dim=-1)
+    torch.testing.assert_close(cos, torch.ones_like(cos))  # direction kept
+    model.train()
+    model(**batch, audio_features=audio, concept_embeddings=concepts,
+          concept_probs=probs).loss.backward()
+    assert model.bridge.output_projection.weight.grad.abs().sum() > 0

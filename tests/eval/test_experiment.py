@@ -101,12 +101,12 @@ def test_grid_overrides_and_teacher_groups(tmp_path: Path) -> None:
             run.seed, has_finetune)
     by = {(r.cell, r.seed): r for r in runs}
     assert by["ach_shuffled", 1].overrides[:2] == ["ach.variant=shuffled", "++ach.seed=1"]
-    # the bridge baselines share the method's teacher at each seed; nothing else does
+    # the bridge cells share the method's teacher at each seed; nothing else does
     for seed in (0, 1):
         assert by["hacd", seed].teacher_key == by["mlp", seed].teacher_key \
-            == by["no_probs", seed].teacher_key
+            == by["no_probs", seed].teacher_key == by["hacd_textnorm", seed].teacher_key
     groups = {r.teacher_key for r in runs}
-    assert len(groups) == 2 * (len(CELLS) - 2)
+    assert len(groups) == 2 * (len(CELLS) - 3)
     assert by["hacd", 0].teacher_key != by["hacd", 1].teacher_key
 
 
@@ -231,6 +231,7 @@ def test_a_later_command_extends_the_saved_grid(tmp_path: Path) -> None:
     md = (out / "ablations.md").read_text()
     assert "| classification/mAP_macro | 0.550 ± 0.071 (2) | 0.800 ± 0.100 (3) |" in md
     assert "earlier: `hacd-graph experiment ablations" in md
+    assert f"at or before {saved['git_revision']} (4 runs)" in md  # the fake writes none
     # runs with other common overrides cannot share the table: it starts afresh
     assert ablations(parse("--out", str(out), "--cells", "mlp", "--seeds", "3",
                            "distill.lm_weight=0.5"), runner=FakeRunner()) == 0
