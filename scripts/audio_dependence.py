@@ -4,7 +4,7 @@ Prints, for the run's student (``TrainedRun``):
 
 - how many distinct descriptions, captions and answers (to one fixed question) the LLM
   generates over the held-out clips (1 = the same text for every clip);
-- the median norm of the bridge's soft tokens beside the median norm of the LLM's own
+- the median norm of the bridge's soft tokens, as the LLM receives them, beside the median norm of the LLM's own
   token embeddings, and how much of a soft token changes from clip to clip (the median
   norm of its standard deviation over clips, as a fraction of its norm);
 - how alike the bridge's queries read the audio (the mean cosine similarity of the queries'
@@ -53,7 +53,10 @@ def main() -> int:
         print(f"distinct {task}s: {len(set(out))} of {n}")
 
     lm = run.model.audio_lm
-    tokens = lm.bridge(frames, run.model.concept_embeddings, probs)  # [B, Q, H]
+    # the soft tokens as the LLM receives them (after bridge.match_text_norm, when set)
+    ids = run.processor([run.prompts["description"]] * n)["input_ids"]
+    merged, _ = lm.embed(ids, frames, run.model.concept_embeddings, probs)
+    tokens = merged[ids == lm.audio_token_id].view(n, lm.num_queries, -1)  # [B, Q, H]
     embedding = lm.llm.get_input_embeddings().weight
     soft = float(tokens.norm(dim=-1).median())
     print(f"soft-token norm (median): {soft:.3f}; LLM token-embedding norm (median): "
