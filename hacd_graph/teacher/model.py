@@ -72,12 +72,12 @@ class TeacherConfig:
             raise ValueError(f"teacher.head must be 'graph' or 'flat', got {self.head!r}")
         if self.loss not in LOSSES:
             raise ValueError(f"teacher.loss must be one of {LOSSES}, got {self.loss!r}")
-        if self.head_residual and self.head != "graph":
-            raise ValueError("teacher.head_residual=true needs teacher.head=graph (the flat "
-                             "head is free already)")
         if self.head == "flat" and self.loss == "marginal_bce":
             raise ValueError("teacher.head=flat gives marginal logits: use teacher.loss=bce "
                              "or chmcnn, not marginal_bce")
+        if self.head_residual and self.head != "graph":
+            raise ValueError("teacher.head_residual=true needs teacher.head=graph (the flat "
+                             "head is free already)")
 
     @property
     def logmel(self) -> FrontendConfig:
