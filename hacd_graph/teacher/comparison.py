@@ -433,10 +433,11 @@ def compare(args: argparse.Namespace) -> int:
         raise UserError(f"--arms: unknown arm(s) {unknown or 'none given'}; known: "
                         f"{', '.join(ARMS)}")
     seeds, overrides = seeds_and_overrides(args)
-    bad = [o for o in overrides if "=" not in o or o.split("=", 1)[0].lstrip("+~")
+    bad = [o for o in overrides if ("=" not in o and not o.startswith("~"))
+           or o.split("=", 1)[0].lstrip("+~")
            in ("run.dir", "data.root", "trainer.seed", "run.stages")]
     if bad:
-        raise UserError(f"overrides {bad}: expected key=value (run.dir, data.root, "
+        raise UserError(f"overrides {bad}: expected key=value or ~key (run.dir, data.root, "
                         "trainer.seed and run.stages are set per run)")
     out: Path = args.out
     if out.exists() and not out.is_dir():
