@@ -22,9 +22,12 @@ def seeds_and_overrides(args: argparse.Namespace) -> tuple[list[int], list[str]]
     Raises:
         UserError: a seed is not an integer, or none is given.
     """
-    overrides = [v for v in args.seeds if "=" in v] + list(args.overrides)
+    def is_override(word: str) -> bool:
+        return "=" in word or word.startswith("~")  # key=value, or Hydra's ~key deletion
+
+    overrides = [v for v in args.seeds if is_override(v)] + list(args.overrides)
     try:
-        seeds = [int(v) for v in args.seeds if "=" not in v]
+        seeds = [int(v) for v in args.seeds if not is_override(v)]
     except ValueError:
         raise UserError(f"--seeds {' '.join(args.seeds)}: expected integers") from None
     if not seeds:

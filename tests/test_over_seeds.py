@@ -22,8 +22,9 @@ def test_summary_and_cell_text() -> None:
 
 
 def test_overrides_after_the_seeds_are_overrides() -> None:
-    args = argparse.Namespace(seeds=["0", "2", "trainer.max_steps=9"], overrides=["a=b"])
-    assert seeds_and_overrides(args) == ([0, 2], ["trainer.max_steps=9", "a=b"])
+    args = argparse.Namespace(seeds=["0", "2", "trainer.max_steps=9", "~x.y"],
+                              overrides=["a=b"])
+    assert seeds_and_overrides(args) == ([0, 2], ["trainer.max_steps=9", "~x.y", "a=b"])
     with pytest.raises(UserError, match="expected integers"):
         seeds_and_overrides(argparse.Namespace(seeds=["x"], overrides=[]))
     with pytest.raises(UserError, match="at least one"):
