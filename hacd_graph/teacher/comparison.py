@@ -14,11 +14,13 @@ found complete and not trained again; a killed one resumes), then measures each 
   and ``plateau_step``, the first evaluation within 0.005 of the run's best macro mAP;
 - why a graph head does what it does: the share of the gradient norm that reaches the
   concept encoder on one training batch, at initialisation and after training
-  (``grad/gnn_share_init``, ``grad/gnn_share``); how alike the embeddings of sibling
-  concepts are against other concepts of the same level (``embed/sibling_cos``,
-  ``embed/other_cos``); and the capacity of the classifier matrix, as the number of
-  singular values holding 90% of its energy (``classifier/rank90``), also after removing
-  the mean classifier that every concept shares (``classifier/rank90_centered``).
+  (``grad/gnn_share_init``, ``grad/gnn_share``); how alike sibling concepts are against
+  other concepts of the same level, in the GNN's input node features
+  (``features/sibling_cos``, ``features/other_cos``) and in its output embeddings
+  (``embed/sibling_cos``, ``embed/other_cos``); and the capacity of the classifier
+  matrix, as the number of singular values holding 90% of its energy
+  (``classifier/rank90``), also after removing the mean classifier that every concept
+  shares (``classifier/rank90_centered``).
 
 Outputs: ``OUT/teacher_comparison.{md,csv,json}`` (mean ± std over seeds),
 ``OUT/learning_curves.png`` and ``OUT/reliability.png``. The exit status is 1 when a run
@@ -67,9 +69,10 @@ ARMS: dict[str, tuple[str, ...]] = {
 }
 HEADLINE = ("mAP_macro", "hP", "hR", "hF1", "violation_rate", "tuned/hP", "tuned/hR",
             "tuned/hF1", "tuned/F1_micro")
-DIAGNOSTICS = ("grad/gnn_share_init", "grad/gnn_share", "embed/sibling_cos",
-               "embed/other_cos", "classifier/rank90", "classifier/rank90_centered",
-               "plateau_step", "train_seconds")
+DIAGNOSTICS = ("grad/gnn_share_init", "grad/gnn_share", "features/sibling_cos",
+               "features/other_cos", "embed/sibling_cos", "embed/other_cos",
+               "classifier/rank90", "classifier/rank90_centered", "plateau_step",
+               "train_seconds")
 
 
 @dataclass
@@ -258,6 +261,9 @@ def measure_run(run: ArmRun, data_root: Path, bins: int = 10) -> None:
         with torch.no_grad():
             m["embed/sibling_cos"], m["embed/other_cos"] = _sibling_cosines(
                 model.head.concepts(), ach)
+        if model.head.concepts.x.shape[1]:  # the GNN's input node features
+            m["features/sibling_cos"], m["features/other_cos"] = _sibling_cosines(
+                model.head.concepts.x, ach)
     weight = _classifier(model)
     m["classifier/rank90"] = _rank90(weight)
     m["classifier/rank90_centered"] = _rank90(weight - weight.mean(0, keepdim=True))

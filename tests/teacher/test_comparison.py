@@ -50,6 +50,7 @@ def test_every_arm_is_trained_measured_and_tabulated(tiny_experiment) -> None:
         if graph_head:
             assert 0 < m["grad/gnn_share_init"] <= 1 and m["violation_rate"] == 0
             assert -1 <= m["embed/other_cos"] <= 1
+            assert -1 <= m["features/sibling_cos"] <= 1  # text off in tiny: structure only
     md = (out / "teacher_comparison.md").read_text()
     assert "| metric | graph | flat | graph_residual |" in md and "| tuned/hF1 |" in md
     assert "`graph_residual`: `teacher=cnn gnn=gatv2 ++teacher.head_residual=true`" in md
