@@ -381,10 +381,11 @@ def ablations(args: argparse.Namespace, runner: Runner = subprocess_runner) -> i
         problems = write_tables(out, record)
     else:
         seeds, common = seeds_and_overrides(args)
-        bad = [o for o in common if "=" not in o or o.startswith("-")
-               or o.split("=", 1)[0].lstrip("+~") == "run.dir"]
+        bad = [o for o in common if ("=" not in o and not o.startswith("~"))
+               or o.startswith("-") or o.split("=", 1)[0].lstrip("+~") == "run.dir"]
         if bad:
-            raise UserError(f"overrides {bad}: expected key=value (run.dir is set per run)")
+            raise UserError(f"overrides {bad}: expected key=value or ~key (run.dir is set "
+                            "per run)")
         if args.jobs < 1:
             raise UserError(f"--jobs {args.jobs}: expected a number >= 1")
         cells = [c.strip() for c in args.cells.split(",") if c.strip()]

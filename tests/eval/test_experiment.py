@@ -127,7 +127,7 @@ def test_unknown_cell_and_bad_out_are_user_errors(tmp_path: Path) -> None:
         ablations(parse("--out", str(tmp_path / "empty"), "--render"), runner=FakeRunner())
     with pytest.raises(UserError, match="expected integers"):
         ablations(parse("--out", str(tmp_path / "x"), "--seeds", "0", "one"), runner=FakeRunner())
-    with pytest.raises(UserError, match="run.dir is set per run"):
+    with pytest.raises(UserError, match="run.dir is set"):
         ablations(parse("--out", str(tmp_path / "x"), "run.dir=/tmp/y"), runner=FakeRunner())
 
 
