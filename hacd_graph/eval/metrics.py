@@ -66,7 +66,9 @@ def per_concept_ap(scores: np.ndarray, targets: np.ndarray) -> np.ndarray:
     return out
 
 
-def _f1(pred: np.ndarray, targets: np.ndarray) -> float:
+def pooled_f1(pred: np.ndarray, targets: np.ndarray) -> float:
+    """F1 of the pooled (clip, concept) decisions ``pred`` against ``targets`` (0 when both
+    are empty)."""
     tp = float((pred * targets).sum())
     denom = float(pred.sum() + targets.sum())
     return 2 * tp / denom if denom else 0.0
@@ -148,7 +150,7 @@ def hierarchical_metrics(probs: np.ndarray | torch.Tensor, targets: np.ndarray |
         "mAP_macro": float(np.nanmean(ap)) if ok.any() else float("nan"),
         "mAP_micro": (average_precision(y[:, ok].ravel(), p[:, ok].ravel())
                       if ok.any() else float("nan")),
-        "F1_micro": _f1(pred[:, ok], y[:, ok]),
+        "F1_micro": pooled_f1(pred[:, ok], y[:, ok]),
         "num_scored": float(ok.sum()),
     }
     out["hP"], out["hR"], out["hF1"] = hierarchical_prf(
@@ -159,10 +161,10 @@ def hierarchical_metrics(probs: np.ndarray | torch.Tensor, targets: np.ndarray |
     for level in range(1, ach.depth):
         cols = (levels == level) & ok
         out[f"level{level}/mAP"] = float(ap[cols].mean()) if cols.any() else float("nan")
-        out[f"level{level}/F1"] = _f1(pred[:, cols], y[:, cols])
+        out[f"level{level}/F1"] = pooled_f1(pred[:, cols], y[:, cols])
     facets = np.asarray(ach.facets)
     for facet in sorted(set(ach.facets) - {"root"}):
         cols = (facets == facet) & ok
         out[f"facet/{facet}/mAP"] = float(ap[cols].mean()) if cols.any() else float("nan")
-        out[f"facet/{facet}/F1"] = _f1(pred[:, cols], y[:, cols])
+        out[f"facet/{facet}/F1"] = pooled_f1(pred[:, cols], y[:, cols])
     return out

@@ -12,15 +12,10 @@ import numpy as np
 import torch
 
 from hacd_graph.ach import ConceptHierarchy
+from hacd_graph.eval.metrics import pooled_f1
 
 # candidate thresholds: dense at the low end, where deep marginals live
 CANDIDATES = np.unique(np.r_[np.geomspace(0.005, 0.1, 12), np.arange(0.1, 0.951, 0.025)])
-
-
-def _pooled_f1(pred: np.ndarray, y: np.ndarray) -> float:
-    tp = float((pred * y).sum())
-    denom = float(pred.sum() + y.sum())
-    return 2 * tp / denom if denom else 0.0
 
 
 def level_thresholds(probs: np.ndarray | torch.Tensor, targets: np.ndarray | torch.Tensor,
@@ -45,7 +40,7 @@ def level_thresholds(probs: np.ndarray | torch.Tensor, targets: np.ndarray | tor
         cols = levels == level
         if not cols.any() or y[:, cols].sum() == 0:
             continue
-        scores = [_pooled_f1((p[:, cols] >= t).astype(np.float64), y[:, cols])
+        scores = [pooled_f1((p[:, cols] >= t).astype(np.float64), y[:, cols])
                   for t in candidates]
         best = max(range(len(candidates)), key=lambda i: (scores[i], candidates[i]))
         out[cols] = candidates[best]
