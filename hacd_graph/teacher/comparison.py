@@ -199,12 +199,9 @@ def _classifier(model: Any) -> Any:
 
     head = model.head
     if not hasattr(head, "concepts"):
-        return head.linear.weight
+        return head.linear.weight.detach()
     with torch.no_grad():
-        weight = head.proj(head.concepts()) * head.scale
-        if head.residual is not None:
-            weight = weight + head.residual.weight
-    return weight
+        return head.classifiers(head.concepts())[0]
 
 
 def measure_run(run: ArmRun, data_root: Path, bins: int = 10) -> None:

@@ -52,12 +52,19 @@ class GraphConditionedHead(nn.Module):
             nn.init.zeros_(self.residual.weight)
             nn.init.zeros_(self.residual.bias)
 
+    def classifiers(self, nodes: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Each concept's linear classifier over the clip embedding, from the node
+        embeddings ``nodes`` ``[N, Dc]``: weights ``[N, D]`` and biases ``[N]``."""
+        weight = self.proj(nodes) * self.scale
+        bias = self.bias(nodes).squeeze(-1)
+        if self.residual is not None:
+            weight, bias = weight + self.residual.weight, bias + self.residual.bias
+        return weight, bias
+
     def forward(self, embedding: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         nodes = self.concepts()  # [N, Dc]
-        logits = embedding @ self.proj(nodes).t() * self.scale + self.bias(nodes).t()
-        if self.residual is not None:
-            logits = logits + self.residual(embedding)
-        return logits, nodes
+        weight, bias = self.classifiers(nodes)
+        return embedding @ weight.t() + bias, nodes
 
 
 class FlatHead(nn.Module):
