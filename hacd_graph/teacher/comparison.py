@@ -158,30 +158,24 @@ def _gnn_share(model: Any, kind: str, features: Any, targets: Any) -> float:
 
 
 def _sibling_cosines(nodes: Any, ach: Any) -> tuple[float, float]:
-    """Mean cosine similarity of sibling concepts' embeddings, and of other pairs of
-    concepts at the same level (levels 2 and deeper)."""
+    """Mean cosine similarity of sibling concepts' embeddings (a parent in common), and of
+    other pairs of concepts at the same level (levels 2 and deeper)."""
     import torch
 
     e = torch.nn.functional.normalize(nodes.detach().float(), dim=1)
     sim = (e @ e.t()).numpy()
-    parents = [ach.parents(i) for i in range(len(ach))]
+    edges = np.asarray(ach.edges(), dtype=np.int64).reshape(-1, 2)
+    parent_of = np.zeros((len(ach), len(ach)))
+    parent_of[edges[:, 1], edges[:, 0]] = 1
+    sibling = (parent_of @ parent_of.T) > 0
     levels = np.asarray(ach.levels)
-    same_parent, other = [], []
-    for level in range(2, ach.depth):
-        idx = np.flatnonzero(levels == level)
-        if len(idx) < 2:
-            continue
-        block = sim[np.ix_(idx, idx)]
-        sibling = np.array([[bool(set(parents[a]) & set(parents[b])) for b in idx]
-                            for a in idx])
-        off = ~np.eye(len(idx), dtype=bool)
-        same_parent.append(block[sibling & off])
-        other.append(block[~sibling & off])
+    same_level = (levels[:, None] == levels[None, :]) & (levels[:, None] >= 2)
+    np.fill_diagonal(same_level, False)
 
-    def mean(parts: list[np.ndarray]) -> float:
-        return float(np.concatenate(parts).mean()) if sum(map(len, parts)) else float("nan")
+    def mean(mask: np.ndarray) -> float:
+        return float(sim[mask].mean()) if mask.any() else float("nan")
 
-    return mean(same_parent), mean(other)
+    return mean(same_level & sibling), mean(same_level & ~sibling)
 
 
 def _rank90(weight: Any) -> float:
@@ -204,8 +198,23 @@ def _classifier(model: Any) -> Any:
         return head.classifiers(head.concepts())[0]
 
 
-def measure_run(run: ArmRun, data_root: Path, bins: int = 10) -> None:
-    """Fill ``run.metrics``, ``run.curve`` and ``run.bins`` from its finished teacher."""
+def load_split(cache: dict[tuple[str, str], Any], data_root: Path, name: str, ach: Any,
+               logmel: Any) -> tuple[Any, Any]:
+    """Cached features and targets of split ``name`` (read once per front end and
+    hierarchy; the arms of one command share them)."""
+    from hacd_graph.teacher.data import cached_features, open_clips
+
+    key = (name, repr((logmel, len(ach), hash(tuple(ach.edges())))))
+    if key not in cache:
+        clips = open_clips(data_root / name, ach, logmel.sample_rate)
+        cache[key] = (cached_features(clips, logmel, show_progress=False), clips.targets)
+    return cache[key]
+
+
+def measure_run(run: ArmRun, data_root: Path, cache: dict[tuple[str, str], Any],
+                bins: int = 10) -> None:
+    """Fill ``run.metrics``, ``run.curve`` and ``run.bins`` from its finished teacher;
+    ``cache``: the splits already read (:func:`load_split`)."""
     import torch
 
     from hacd_graph.ach import ConceptHierarchy
@@ -213,7 +222,6 @@ def measure_run(run: ArmRun, data_root: Path, bins: int = 10) -> None:
     from hacd_graph.eval.metrics import hierarchical_metrics
     from hacd_graph.eval.thresholds import level_thresholds
     from hacd_graph.gnn import GNNConfig
-    from hacd_graph.teacher.data import cached_features, open_clips
     from hacd_graph.teacher.model import TeacherConfig, TeacherModel
     from hacd_graph.teacher.stage import load_teacher, predict_probs
     from hacd_graph.training.metrics_log import read_series
@@ -223,13 +231,11 @@ def measure_run(run: ArmRun, data_root: Path, bins: int = 10) -> None:
     model = load_teacher(stage_dir, ach)
     meta = json.loads((stage_dir / "teacher.json").read_text())
     config = TeacherConfig(**meta["teacher"])
-    rate = config.logmel.sample_rate
     split = {}
     with torch.no_grad():
         for name in ("val", "eval"):
-            clips = open_clips(data_root / name, ach, rate)
-            feats = cached_features(clips, config.logmel, show_progress=False)
-            split[name] = (predict_probs(model, feats), clips.targets)
+            feats, targets = load_split(cache, data_root, name, ach, config.logmel)
+            split[name] = (predict_probs(model, feats), targets)
     p_eval, y_eval = split["eval"]
     m = hierarchical_metrics(p_eval, y_eval, ach)
     thresholds = level_thresholds(*split["val"], ach)
@@ -247,9 +253,8 @@ def measure_run(run: ArmRun, data_root: Path, bins: int = 10) -> None:
                            "confidence": np.nan_to_num(rel.confidence).tolist(),
                            "accuracy": np.nan_to_num(rel.accuracy).tolist()}
     # gradients and embeddings (eval mode: no augmentation, no dropout)
-    clips = open_clips(data_root / "train", ach, rate)
-    feats = cached_features(clips, config.logmel, show_progress=False)[:32].float()
-    targets = clips.targets[:32]
+    feats, targets = load_split(cache, data_root, "train", ach, config.logmel)
+    feats, targets = feats[:32].float(), targets[:32]
     m["grad/gnn_share"] = _gnn_share(model, config.loss, feats, targets)
     torch.manual_seed(run.seed)
     fresh = TeacherModel(ach, config, GNNConfig(**meta["gnn"])).eval()
@@ -450,13 +455,13 @@ def compare(args: argparse.Namespace) -> int:
     base = compose_config("distill_gnn", common)
     data_root = make_splits(base, out, args.val_clips, args.val_seed)
     runs = [ArmRun(a, s, out / a / f"seed{s}") for a in arms for s in seeds]
-    problems = []
+    problems, splits = [], {}
     for i, run in enumerate(runs, 1):
         print(f"[{i}/{len(runs)}] {run.arm} seed {run.seed} ...", flush=True)
         start = time.perf_counter()
         try:
             train_run(run, common, data_root)
-            measure_run(run, data_root)
+            measure_run(run, data_root, splits)
             run.status = "finished"
         except Exception as error:  # one failed arm leaves the others to run
             run.status, run.error = "failed", f"{type(error).__name__}: {error}"
