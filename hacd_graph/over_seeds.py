@@ -8,9 +8,11 @@ takes every word up to the next option); :func:`seeds_and_overrides` separates t
 from __future__ import annotations
 
 import argparse
+import csv
 import math
 import statistics
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 from hacd_graph.errors import UserError
 
@@ -52,3 +54,15 @@ def cell_text(mean: float, std: float, n: int) -> str:
         return "n/a"
     form = ".4g" if 0 < abs(mean) < 0.01 else ".3f"
     return f"{mean:{form}} ({n})" if n == 1 else f"{mean:{form}} ± {std:{form}} ({n})"
+
+
+def write_summary_csv(path: Path, group: str,
+                      values: Mapping[tuple[str, str], Sequence[float | None]]) -> None:
+    """One row per (group, metric): its :func:`summarize` and every seed's value (``;``
+    joined, empty for a missing one), under the header ``group,metric,mean,std,n,values``."""
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow([group, "metric", "mean", "std", "n", "values"])
+        for (name, key), seeds in values.items():
+            writer.writerow([name, key, *summarize(seeds),
+                             ";".join("" if v is None else repr(v) for v in seeds)])

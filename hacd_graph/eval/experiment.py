@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import argparse
 import collections
-import csv
 import json
 import math
 import os
@@ -47,7 +46,12 @@ from pathlib import Path
 from typing import Any
 
 from hacd_graph.errors import UserError
-from hacd_graph.over_seeds import cell_text, seeds_and_overrides, summarize
+from hacd_graph.over_seeds import (
+    cell_text,
+    seeds_and_overrides,
+    summarize,
+    write_summary_csv,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMA = "hacd_graph.ablations/v1"
@@ -324,12 +328,8 @@ def write_tables(out: Path, record: dict[str, Any]) -> list[str]:
     lines += [f"- `{c}`: `{' '.join(record['cells'][c]) or '(the defaults)'}`" for c in cells]
     text = "\n".join(lines) + "\n"
     (out / "ablations.md").write_text(text)
-    with open(out / "ablations.csv", "w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["cell", "metric", "mean", "std", "n", "values"])
-        for (cell, key), (mean, std, n, values) in stats.items():
-            writer.writerow([cell, key, mean, std, n, ";".join(
-                "" if v is None else repr(v) for v in values)])
+    write_summary_csv(out / "ablations.csv", "cell",
+                      {k: values for k, (*_, values) in stats.items()})
     (out / "ablations.json").write_text(json.dumps(record, indent=2) + "\n")
     print(text)
     problems = [f"run {r['cell']} seed {r['seed']} failed; see {r['run_dir']}/train.log "

@@ -31,7 +31,6 @@ violates the hierarchy), 0 otherwise; whether the target holds is printed, not e
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import math
 import shlex
@@ -46,7 +45,12 @@ from typing import Any
 import numpy as np
 
 from hacd_graph.errors import UserError
-from hacd_graph.over_seeds import cell_text, seeds_and_overrides, summarize
+from hacd_graph.over_seeds import (
+    cell_text,
+    seeds_and_overrides,
+    summarize,
+    write_summary_csv,
+)
 
 SCHEMA = "hacd_graph.teacher_comparison/v1"
 # arm -> Hydra overrides of the default pipeline (explicit, so a changed default keeps them)
@@ -316,12 +320,9 @@ def write_tables(out: Path, runs: Sequence[ArmRun], record: dict[str, Any]) -> s
     lines += [f"- `{a}`: `{' '.join(ARMS[a])}`" for a in arms]
     text = "\n".join(lines) + "\n"
     (out / "teacher_comparison.md").write_text(text)
-    with open(out / "teacher_comparison.csv", "w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["arm", "metric", "mean", "std", "n", "values"])
-        for (arm, key), (mean, std, n) in stats.items():
-            values = [r.metrics.get(key, math.nan) for r in runs if r.arm == arm]
-            writer.writerow([arm, key, mean, std, n, ";".join(repr(v) for v in values)])
+    write_summary_csv(out / "teacher_comparison.csv", "arm", {
+        (a, k): [r.metrics.get(k, math.nan) for r in runs if r.arm == a]
+        for a in arms for k in rows})
     record = {**record, "runs": [{"arm": r.arm, "seed": r.seed, "run_dir": str(r.dir),
                                   "status": r.status, "error": r.error,
                                   "metrics": r.metrics, "curve": r.curve,
