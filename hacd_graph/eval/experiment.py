@@ -476,7 +476,7 @@ def _record_of_runs(args: argparse.Namespace, out: Path, saved: Path) -> dict[st
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add ``experiment`` with its ``ablations`` and ``teacher`` sub-commands."""
+    """Add ``experiment`` with its ``ablations``, ``teacher`` and ``real-audio`` sub-commands."""
     group = subparsers.add_parser("experiment",
                                   help="the baselines and ablations grid; the teacher's arms")
     commands = group.add_subparsers(dest="experiment_command", required=True,
@@ -503,6 +503,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("overrides", nargs="*", metavar="key=value",
                         help="Hydra overrides common to every run (e.g. experiment=tiny)")
     parser.set_defaults(func=ablations)
-    from hacd_graph.teacher import comparison
+    from hacd_graph.teacher import comparison, real_audio
 
     comparison.register(commands)
+    real_audio.register(commands)

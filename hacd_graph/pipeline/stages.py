@@ -60,7 +60,7 @@ class DataConfig:
             the scenes as foreground events (``SceneConfig.bank``); ``None``: procedural only.
         bank_packages: the bank packages the scenes draw from (the training split).
         bank_held_out: packages kept out of every generated clip (the real-audio test set
-            of ``scripts/real_audio_eval.py``); must not overlap ``bank_packages``.
+            of ``hacd-graph experiment real-audio``); must not overlap ``bank_packages``.
         bank_prob: probability that a clip gets bank events.
         bank_max_events: most bank events per clip.
         source: where the teacher's training clips come from: ``"folders"`` (the train
