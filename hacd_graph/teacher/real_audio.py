@@ -217,7 +217,7 @@ def evaluate(args: argparse.Namespace) -> int:
                         "'hacd-graph data soundbank --out DIR'")
     if out.exists() and not out.is_dir():
         raise UserError(f"--out {out} is a file; give a folder")
-    revision = git_revision(Path(__file__).parents[2])  # taken at the start: the code that produced the figures
+    revision = git_revision(Path(__file__).parents[2])  # at the start: the code of the figures
     common = ["data=synth_real", f"trainer.max_steps={args.steps}", "trainer.eval_every=0",
               "trainer.progress=false", *overrides]
     base = compose_config("distill_gnn", common)
