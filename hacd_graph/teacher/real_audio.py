@@ -26,8 +26,8 @@ top-level mAP, accuracy (the highest-scored sound-source root is one of the clip
 and balanced accuracy (that accuracy averaged over the roots' clips, so the majority root
 cannot carry it) over the AudioSet sound-source roots; AP per root. To tell capacity from
 generalisation, the same on a seeded sample of the training packages' own clips (``seen``:
-recordings the mixed arms heard inside scenes) and the macro mAP on synthetic eval scenes.
-Finished runs and their scores are found and not computed again; a killed run resumes.
+recordings the mixed arms heard inside scenes), the macro mAP on synthetic eval scenes and
+the training loss. Finished runs and their scores are found and not computed again; a killed run resumes.
 Outputs: ``OUT/real_eval.{md,csv,json}`` with the git revision. The exit status is 1 when a
 score is not a probability or a metric falls outside [0, 1].
 """
@@ -157,9 +157,10 @@ def not_probabilities(probs: np.ndarray) -> bool:
     return bool(not np.isfinite(probs).all() or probs.min() < 0 or probs.max() > 1)
 
 
-def tables(results: dict, synthetic_map: dict, columns: Sequence[str], names: dict[str, str],
-           header_lines: Sequence[str], seen_clips: int) -> str:
-    """The Markdown report: held-out metrics, then fit (seen clips and synthetic scenes)."""
+def tables(results: dict, training: dict[str, dict[str, list[float]]], columns: Sequence[str],
+           names: dict[str, str], header_lines: Sequence[str], seen_clips: int) -> str:
+    """The Markdown report: held-out metrics, then fit (seen clips, and ``training``'s rows:
+    ``{label: {arm: one value per seed}}``)."""
     from hacd_graph.over_seeds import cell_text, summarize
 
     def row(label: str, per_column: list[list[float]]) -> str | None:
@@ -183,7 +184,8 @@ def tables(results: dict, synthetic_map: dict, columns: Sequence[str], names: di
     lines += [row(f"seen {k}", [[m[k] for m in results[a]["seen"]] for a in columns])
               for k in ("mAP_macro", "top_level/mAP", "top_level/accuracy",
                         "top_level/balanced_accuracy")]
-    lines.append(row("synthetic eval mAP_macro", [synthetic_map.get(a, []) for a in columns]))
+    lines += [row(label, [per_arm.get(a, []) for a in columns])
+              for label, per_arm in training.items()]
     return "\n".join(line for line in lines if line is not None) + "\n"
 
 
@@ -251,7 +253,8 @@ def evaluate(args: argparse.Namespace) -> int:
     source_roots = [ach.index(m) for m in SOURCE_ROOTS if m in set(ach.ids)]
 
     results: dict[str, dict[str, list[dict]]] = {}  # [column][set] -> one dict per seed/draw
-    synthetic_map: dict[str, list[float]] = {}
+    training: dict[str, dict[str, list[float]]] = {  # from each run's metrics.json
+        "synthetic eval mAP_macro": {}, "training loss (last log window)": {}}
     problems: list[str] = []
     runs = [(arm, seed) for arm in arms for seed in seeds]
     for i, (arm, seed) in enumerate(runs, 1):
@@ -285,8 +288,10 @@ def evaluate(args: argparse.Namespace) -> int:
                 problems.append(f"{arm} seed {seed}: scores outside [0, 1] on {name}")
             column[name].append(score(probs, targets, ach, roots, source_roots))
         metrics = json.loads((run_dir / "metrics.json").read_text())
-        synthetic_map.setdefault(arm, []).append(metrics.get("eval", {}).get("mAP_macro",
-                                                                              math.nan))
+        training["synthetic eval mAP_macro"].setdefault(arm, []).append(
+            metrics.get("eval", {}).get("mAP_macro", math.nan))
+        training["training loss (last log window)"].setdefault(arm, []).append(
+            metrics.get("train", {}).get("loss", math.nan))
         held_out = column["held_out"][-1]
         print(f"  held-out mAP {held_out['mAP_macro']:.3f}, top-level accuracy "
               f"{held_out['top_level/accuracy']:.3f} (balanced "
@@ -325,7 +330,7 @@ def evaluate(args: argparse.Namespace) -> int:
         f"({ach.names[source_roots[majority]]}) would score a top-level accuracy of "
         f"{oracle:.3f} (balanced: 1 / roots present): an oracle that reads the test labels, "
         "not a baseline."]
-    report = tables(results, synthetic_map, columns, names, header_lines,
+    report = tables(results, training, columns, names, header_lines,
                     len(sets["seen"][2]))
     out.mkdir(parents=True, exist_ok=True)
     write_text_atomic(out / "real_eval.md", report)
@@ -338,7 +343,7 @@ def evaluate(args: argparse.Namespace) -> int:
         "held_out": list(held), "train_packages": list(train_pkgs),
         "num_clips": {name: len(s[2]) for name, s in sets.items()},
         "majority_oracle_accuracy": oracle, "results": results,
-        "synthetic_eval_mAP": synthetic_map, "timings": timings,
+        "training": training, "timings": timings,
         "settings": {"arms": arms, "seeds": seeds, "train_clips": args.train_clips,
                      "steps": args.steps, "batch_size": base.trainer.batch_size,
                      "duration_s": duration, "bank_prob": base.data.bank_prob,

@@ -86,6 +86,7 @@ def test_every_arm_is_trained_scored_and_tabulated(tiny_run) -> None:
     md = (out / "real_eval.md").read_text()
     assert "| metric | synthetic | mixed_large | prior | random |" in md
     assert "| top_level/balanced_accuracy |" in md and "| seen mAP_macro |" in md
+    assert "| training loss (last log window) |" in md
     assert "an oracle that reads the test labels" in md
     assert "mixed_large,held_out/mAP_macro" in (out / "real_eval.csv").read_text()
 
