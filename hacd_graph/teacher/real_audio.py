@@ -11,11 +11,13 @@ seed:
 - ``synthetic``: procedural scenes only;
 - ``mixed``: the same scenes with bank recordings of the training packages placed as
   foreground events (``SceneConfig.bank``);
-- ``synthetic_large`` and ``mixed_large``: the same with the larger CNN
+- ``bank``: the training packages' own recordings alone, no scenes around them, each
+  fitted to the clip length (``data.soundbank.subset.write_bank_clips``);
+- ``synthetic_large``, ``mixed_large`` and ``bank_large``: the same with the larger CNN
   (``teacher=cnn_large``; its cost per clip: ``benchmarks/bench_backbones.py``).
 
 The seeds vary the initialisation, batch order and training-time variation; an arm's
-training scenes are the same for every seed. Baselines: ``prior`` scores every clip with
+training clips are the same for every seed. Baselines: ``prior`` scores every clip with
 each concept's frequency in the mixed training scenes (its top-level answer is the training
 data's majority root), ``random`` with uniform scores (20 draws). Every bank clip is scored
 at its own length (longer files in windows, max over windows:
@@ -26,8 +28,9 @@ top-level mAP, accuracy (the highest-scored sound-source root is one of the clip
 and balanced accuracy (that accuracy averaged over the roots' clips, so the majority root
 cannot carry it) over the AudioSet sound-source roots; AP per root. To tell capacity from
 generalisation, the same on a seeded sample of the training packages' own clips (``seen``:
-recordings the mixed arms heard inside scenes), the macro mAP on synthetic eval scenes and
-the training loss. Finished runs and their scores are found and not computed again; a killed run resumes.
+recordings the mixed arms heard inside scenes and the bank arms trained on), the macro mAP
+on synthetic eval scenes and the training loss. Finished runs and their scores are found and
+not computed again; a killed run resumes.
 Outputs: ``OUT/real_eval.{md,csv,json}`` with the git revision. The exit status is 1 when a
 score is not a probability or a metric falls outside [0, 1].
 """
@@ -48,11 +51,13 @@ import torch
 from hacd_graph.errors import UserError
 from hacd_graph.over_seeds import seeds_and_overrides
 
-ARMS = {  # name -> (training scenes, overrides composed before the user's)
+ARMS = {  # name -> (training clips, overrides composed before the user's)
     "synthetic": ("synthetic", ()),
     "mixed": ("mixed", ()),
+    "bank": ("bank", ()),
     "synthetic_large": ("synthetic", ("teacher=cnn_large",)),
     "mixed_large": ("mixed", ("teacher=cnn_large",)),
+    "bank_large": ("bank", ("teacher=cnn_large",)),
 }
 BASELINES = ("prior", "random")
 AUDIOSET_ROOTS = {  # the ontology's top categories (MID -> name)
@@ -179,7 +184,8 @@ def tables(results: dict, training: dict[str, dict[str, list[float]]], columns: 
     lines += [row(names.get(k, k), [[m.get(k, math.nan) for m in results[a]["held_out"]]
                                      for a in columns]) for k in keys]
     lines += ["", f"Fit: {seen_clips} clips of the training packages (a seeded sample; the "
-              "mixed arms heard them inside scenes) and the synthetic eval scenes.", "",
+              "mixed arms heard them inside scenes, the bank arms trained on them) and the "
+              "synthetic eval scenes.", "",
               *header]
     lines += [row(f"seen {k}", [[m[k] for m in results[a]["seen"]] for a in columns])
               for k in ("mAP_macro", "top_level/mAP", "top_level/accuracy",
@@ -197,6 +203,7 @@ def evaluate(args: argparse.Namespace) -> int:
     from hacd_graph.ach import build_ach
     from hacd_graph.atomic_io import write_json_atomic, write_text_atomic
     from hacd_graph.data.export import read_manifest, write_synthetic
+    from hacd_graph.data.soundbank.subset import write_bank_clips
     from hacd_graph.data.synth.scene import SceneConfig
     from hacd_graph.gnn import GNNConfig
     from hacd_graph.over_seeds import write_summary_csv
@@ -242,10 +249,14 @@ def evaluate(args: argparse.Namespace) -> int:
     write_synthetic(eval_dir, args.eval_clips, seed=2, config=scenes["synthetic"],
                     workers=args.workers, progress=False)
     timings: dict[str, float] = {}
-    for kind, scene in scenes.items():  # the mixed scenes also give the prior baseline
+    # the mixed scenes also give the prior baseline
+    for kind in sorted({ARMS[a][0] for a in arms} | {"mixed"}):
         start = time.perf_counter()
-        write_synthetic(out / "data" / f"train_{kind}", args.train_clips, seed=1,
-                        config=scene, workers=args.workers, progress=False)
+        if kind == "bank":
+            write_bank_clips(bank, train_pkgs, out / "data" / "train_bank", duration, sr, seed=1)
+        else:
+            write_synthetic(out / "data" / f"train_{kind}", args.train_clips, seed=1,
+                            config=scenes[kind], workers=args.workers, progress=False)
         timings[f"{kind}/generate_s"] = round(time.perf_counter() - start, 1)
     sets = {"held_out": bank_clips(bank, held, ach, sr),
             "seen": bank_clips(bank, train_pkgs, ach, sr, args.seen_clips)}
@@ -322,7 +333,8 @@ def evaluate(args: argparse.Namespace) -> int:
         f"Held-out real packages: {', '.join(held)} ({len(held_targets)} clips; "
         f"{int(has_root.sum())} with a sound-source root). Training packages (mixed arms "
         f"only): {', '.join(train_pkgs)}.",
-        f"{args.train_clips} training scenes of {duration:g} s per arm, {args.steps} steps, "
+        f"{args.train_clips} training scenes of {duration:g} s per scene arm (bank arms: "
+        f"the training packages' clips), {args.steps} steps, "
         f"batch {base.trainer.batch_size}, seeds {' '.join(map(str, seeds))}; mean ± std (n); "
         f"`prior`: concept frequencies of the mixed training scenes; `random`: 20 draws. "
         f"Revision {revision}.",

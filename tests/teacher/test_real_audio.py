@@ -58,9 +58,9 @@ def bank(tmp_path_factory) -> Path:
 def tiny_run(bank, tmp_path_factory) -> tuple[Path, int]:
     out = tmp_path_factory.mktemp("real_audio")
     code = evaluate(parse("--bank", str(bank), "--out", str(out), "--arms",
-                          "synthetic,mixed_large", "--seeds", "0", "--train-clips", "8",
+                          "synthetic,bank,mixed_large", "--seeds", "0", "--train-clips", "8",
                           "--eval-clips", "4", "--seen-clips", "2", "--steps", "2",
-                          "experiment=tiny"))
+                          "experiment=tiny", "trainer.batch_size=2"))  # 3 bank clips
     return out, code
 
 
@@ -71,7 +71,7 @@ def test_every_arm_is_trained_scored_and_tabulated(tiny_run) -> None:
     assert record["git_revision"] and record["held_out"] == ["supertux-data", "supertuxkart-data"]
     assert record["train_packages"] == ["hedgewars-data"]
     assert record["num_clips"] == {"held_out": 3, "seen": 2}
-    assert set(record["results"]) == {"synthetic", "mixed_large", "prior", "random"}
+    assert set(record["results"]) == {"synthetic", "bank", "mixed_large", "prior", "random"}
     for column, per_set in record["results"].items():
         runs = per_set["held_out"]
         assert len(runs) == (20 if column == "random" else 1)
@@ -80,11 +80,13 @@ def test_every_arm_is_trained_scored_and_tabulated(tiny_run) -> None:
     # the large arm composes teacher=cnn_large (the tiny preset then shrinks its widths)
     saved = json.loads((out / "mixed_large" / "seed0" / "metrics.json").read_text())
     assert saved["train"]["examples"] > 0
-    for arm in ("synthetic", "mixed_large"):
+    bank_clips = (out / "data" / "train_bank" / "manifest.jsonl").read_text().splitlines()
+    assert [json.loads(line)["id"] for line in bank_clips] == ["clip0", "clip1", "clip2"]
+    for arm in ("synthetic", "bank", "mixed_large"):
         probs = np.load(out / arm / "seed0" / "probs_held_out.npz")
         assert probs["probs"].shape[0] == 3 and list(probs["ids"]) == ["clip3", "clip4", "clip5"]
     md = (out / "real_eval.md").read_text()
-    assert "| metric | synthetic | mixed_large | prior | random |" in md
+    assert "| metric | synthetic | bank | mixed_large | prior | random |" in md
     assert "| top_level/balanced_accuracy |" in md and "| seen mAP_macro |" in md
     assert "| training loss (last log window) |" in md
     assert "an oracle that reads the test labels" in md
@@ -98,7 +100,8 @@ def test_a_second_call_trains_and_scores_nothing(tiny_run, bank) -> None:
     before = weights.stat().st_mtime_ns, scores.stat().st_mtime_ns
     assert evaluate(parse("--bank", str(bank), "--out", str(out), "--arms", "synthetic",
                           "--seeds", "0", "--train-clips", "8", "--eval-clips", "4",
-                          "--seen-clips", "2", "--steps", "2", "experiment=tiny")) == 0
+                          "--seen-clips", "2", "--steps", "2", "experiment=tiny",
+                          "trainer.batch_size=2")) == 0
     assert (weights.stat().st_mtime_ns, scores.stat().st_mtime_ns) == before
 
 
@@ -152,5 +155,6 @@ def test_scores_that_are_not_probabilities_exit_1(bank, tiny_run, monkeypatch, c
                         np.full((len(waves), len(model.ancestors)), 1.5, dtype=np.float32))
     assert evaluate(parse("--bank", str(bank), "--out", str(out), "--arms", "synthetic",
                           "--seeds", "0", "--train-clips", "8", "--eval-clips", "4",
-                          "--seen-clips", "2", "--steps", "2", "experiment=tiny")) == 1
+                          "--seen-clips", "2", "--steps", "2", "experiment=tiny",
+                          "trainer.batch_size=2")) == 1
     assert "WRONG RESULT: synthetic seed 0: scores outside [0, 1]" in capsys.readouterr().err
