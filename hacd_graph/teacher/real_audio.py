@@ -162,6 +162,39 @@ def not_probabilities(probs: np.ndarray) -> bool:
     return bool(not np.isfinite(probs).all() or probs.min() < 0 or probs.max() > 1)
 
 
+def baselines(prior: np.ndarray, targets: np.ndarray, ach, roots: Sequence[int],
+              source_roots: Sequence[int], draws: int = 20) -> dict[str, list[dict]]:
+    """:func:`score` of the ``prior`` baseline (every clip scored with ``prior`` ``[C]``) and
+    of ``draws`` uniform random scorings (seeded)."""
+    rng = np.random.default_rng(0)
+    return {"prior": [score(np.tile(prior, (len(targets), 1)), targets, ach, roots,
+                            source_roots)],
+            "random": [score(rng.random(targets.shape), targets, ach, roots, source_roots)
+                       for _ in range(draws)]}
+
+
+def impossible_metrics(results: dict[str, dict[str, list[dict]]]) -> list[str]:
+    """One line per column and set whose metrics fall outside [0, 1] (counts excepted)."""
+    problems = []
+    for column, per_set in results.items():
+        for name, per_seed in per_set.items():
+            bad = sorted({k for m in per_seed for k, v in m.items()
+                          if k not in COUNTS and not math.isnan(v) and not 0 <= v <= 1})
+            if bad:
+                problems.append(f"{column} on {name}: metrics outside [0, 1]: {bad}")
+    return problems
+
+
+def majority_oracle(root_targets: np.ndarray) -> tuple[int, float]:
+    """The most frequent root (a column of ``root_targets`` ``[N, R]``) and the top-level
+    accuracy of always answering it, over the clips with a root."""
+    has_root = root_targets.sum(1) > 0
+    majority = int(np.argmax(root_targets.sum(0)))
+    if not has_root.any():
+        return majority, math.nan
+    return majority, float(root_targets[has_root, majority].mean())
+
+
 def tables(results: dict, training: dict[str, dict[str, list[float]]], columns: Sequence[str],
            names: dict[str, str], header_lines: Sequence[str], seen_clips: int) -> str:
     """The Markdown report: held-out metrics, then fit (seen clips, and ``training``'s rows:
@@ -309,24 +342,14 @@ def evaluate(args: argparse.Namespace) -> int:
               f"{held_out['top_level/balanced_accuracy']:.3f})", flush=True)
 
     prior = label_prior(out / "data" / "train_mixed", ach)
-    rng = np.random.default_rng(0)
     for name, (_, _, targets) in sets.items():
-        results.setdefault("prior", {})[name] = [
-            score(np.tile(prior, (len(targets), 1)), targets, ach, roots, source_roots)]
-        results.setdefault("random", {})[name] = [
-            score(rng.random(targets.shape), targets, ach, roots, source_roots)
-            for _ in range(20)]
-    for column, per_set in results.items():
-        for name, per_seed in per_set.items():
-            bad = sorted({k for m in per_seed for k, v in m.items()
-                          if k not in COUNTS and not math.isnan(v) and not 0 <= v <= 1})
-            if bad:
-                problems.append(f"{column} on {name}: metrics outside [0, 1]: {bad}")
+        for column, per_draw in baselines(prior, targets, ach, roots, source_roots).items():
+            results.setdefault(column, {})[name] = per_draw
+    problems += impossible_metrics(results)
 
     held_targets = sets["held_out"][2][:, source_roots]
     has_root = held_targets.sum(1) > 0
-    majority = int(np.argmax(held_targets.sum(0)))
-    oracle = float(held_targets[has_root, majority].mean()) if has_root.any() else math.nan
+    majority, oracle = majority_oracle(held_targets)
     columns = [*arms, *BASELINES]
     names = {f"root_AP/{r}": f"AP {ach.names[r]}" for r in roots}
     header_lines = [
@@ -376,7 +399,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--bank", type=Path, required=True,
                         help="sound bank folder (hacd-graph data soundbank --out DIR)")
     parser.add_argument("--out", type=Path, required=True, help="the experiment's folder")
-    parser.add_argument("--arms", default="synthetic,mixed,mixed_large",
+    parser.add_argument("--arms", default="synthetic,mixed,bank,mixed_large,bank_large",
                         help=f"comma list of {', '.join(ARMS)}")
     parser.add_argument("--seeds", nargs="+", default=["0", "1", "2"],
                         help="integer seeds (default 0 1 2)")

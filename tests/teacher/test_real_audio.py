@@ -158,3 +158,24 @@ def test_scores_that_are_not_probabilities_exit_1(bank, tiny_run, monkeypatch, c
                           "--seen-clips", "2", "--steps", "2", "experiment=tiny",
                           "trainer.batch_size=2")) == 1
     assert "WRONG RESULT: synthetic seed 0: scores outside [0, 1]" in capsys.readouterr().err
+
+
+def test_baselines_and_the_majority_oracle_by_hand() -> None:
+    from hacd_graph.ach import build_ach
+    from hacd_graph.teacher.real_audio import baselines, majority_oracle
+
+    roots = np.array([[1, 0], [1, 0], [0, 1], [1, 1], [0, 0]], dtype=float)
+    assert majority_oracle(roots) == (0, pytest.approx(3 / 4))  # the clip without a root skipped
+    ach = build_ach(("core", "audioset"))
+    targets = np.zeros((4, len(ach)))
+    music, human = ach.index("/m/04rlf"), ach.index("/m/0dgw9r")
+    targets[:3, music] = 1
+    targets[3, human] = 1
+    prior = np.zeros(len(ach))
+    prior[music], prior[human] = 0.3, 0.9  # the training data's majority root: Human sounds
+    out = baselines(prior, targets, ach, [music, human], [music, human], draws=3)
+    assert len(out["prior"]) == 1 and len(out["random"]) == 3
+    # constant scores: every clip answers Human sounds, right only for the one human clip
+    assert out["prior"][0]["top_level/accuracy"] == pytest.approx(1 / 4)
+    assert out["prior"][0]["top_level/balanced_accuracy"] == pytest.approx((0 + 1) / 2)
+    assert out["random"][0] != out["random"][1]  # independent draws
