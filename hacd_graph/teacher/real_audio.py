@@ -315,9 +315,7 @@ def evaluate(args: argparse.Namespace) -> int:
                              trainer.batch_size, seed=seed, show_progress=False)
         digest = fingerprint("real_audio", 1, {**settings, "scenes": kind,
                                                "train_clips": args.train_clips}, {})
-        start = time.perf_counter()
         fit(stage, trainer, run_dir, DistributedContext(), fingerprint=digest)
-        timings[f"{arm}/seed{seed}/train_s"] = round(time.perf_counter() - start, 1)
 
         def model_fn(stage=stage, run_dir=run_dir):
             model = stage.build_model()
@@ -332,6 +330,9 @@ def evaluate(args: argparse.Namespace) -> int:
                 problems.append(f"{arm} seed {seed}: scores outside [0, 1] on {name}")
             column[name].append(score(probs, targets, ach, roots, source_roots))
         metrics = json.loads((run_dir / "metrics.json").read_text())
+        # as the loop recorded it (since the last resume), also for runs found finished
+        timings[f"{arm}/seed{seed}/train_s"] = round(metrics["train"]["wall_s"], 1)
+        timings[f"{arm}/seed{seed}/clips_per_s"] = round(metrics["train"]["examples_per_s"], 1)
         training["synthetic eval mAP_macro"].setdefault(arm, []).append(
             metrics.get("eval", {}).get("mAP_macro", math.nan))
         training["training loss (last log window)"].setdefault(arm, []).append(
