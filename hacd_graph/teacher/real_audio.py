@@ -253,6 +253,8 @@ def evaluate(args: argparse.Namespace) -> int:
         raise UserError(f"--arms: unknown arm(s) {unknown or 'none given'}; known: "
                         f"{', '.join(ARMS)}")
     seeds, overrides = seeds_and_overrides(args)
+    if any(o.split("=", 1)[0].lstrip("+~") == "trainer.seed" for o in overrides):
+        raise UserError("trainer.seed is set per run: give --seeds instead")
     bank, out = Path(args.bank), Path(args.out)
     if not (bank / "manifest.jsonl").is_file():
         raise UserError(f"--bank {bank}: no manifest.jsonl there; build the bank with "
@@ -270,6 +272,9 @@ def evaluate(args: argparse.Namespace) -> int:
         raise UserError(f"packages both trained on and held out: {set(train_pkgs) & set(held)}")
     if not set(held) & present:
         raise UserError(f"--bank {bank} holds none of the held-out packages {list(held)}")
+    if not train_pkgs:
+        raise UserError(f"--bank {bank} holds none of the training packages "
+                        f"{list(base.data.bank_packages)}")
     ach = build_ach(("core", "audioset"))
     duration = float(base.data.duration_s)
     sr = int(base.teacher.frontend.sample_rate)

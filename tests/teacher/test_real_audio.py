@@ -113,6 +113,11 @@ def test_bad_arguments_are_one_line_errors(bank, tmp_path: Path) -> None:
     with pytest.raises(UserError, match="none of the held-out packages"):
         evaluate(parse("--bank", str(bank), "--out", str(tmp_path / "o"),
                        "data.bank_held_out=[pingus-data]"))
+    with pytest.raises(UserError, match="none of the training packages"):
+        evaluate(parse("--bank", str(bank), "--out", str(tmp_path / "o"),
+                       "data.bank_packages=[pingus-data]"))
+    with pytest.raises(UserError, match="give --seeds"):
+        evaluate(parse("--bank", str(bank), "--out", str(tmp_path / "o"), "trainer.seed=4"))
     with pytest.raises(UserError, match="both trained on and held out"):
         evaluate(parse("--bank", str(bank), "--out", str(tmp_path / "o"),
                        "data.bank_held_out=[hedgewars-data]"))
