@@ -1,5 +1,5 @@
-"""What the experiment commands share about seeds: reading ``--seeds`` and summarising a
-metric over them (mean ± std, the table cell).
+"""What the experiment commands share about arms and seeds: reading ``--arms`` and
+``--seeds``, and summarising a metric over seeds (mean ± std, the table cell).
 
 ``--seeds 0 1 trainer.max_steps=600`` is read by argparse as three seeds (``nargs="+"``
 takes every word up to the next option); :func:`seeds_and_overrides` separates them.
@@ -11,10 +11,25 @@ import argparse
 import csv
 import math
 import statistics
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 from hacd_graph.errors import UserError
+
+
+def selected_arms(text: str, known: Iterable[str]) -> list[str]:
+    """The arms of a comma list such as ``--arms graph,flat``, in order.
+
+    Raises:
+        UserError: an arm is not in ``known``, or none is given (names the known ones).
+    """
+    known = list(known)
+    arms = [a.strip() for a in text.split(",") if a.strip()]
+    unknown = [a for a in arms if a not in known]
+    if unknown or not arms:
+        raise UserError(f"--arms: unknown arm(s) {unknown or 'none given'}; known: "
+                        f"{', '.join(known)}")
+    return arms
 
 
 def seeds_and_overrides(args: argparse.Namespace) -> tuple[list[int], list[str]]:

@@ -29,3 +29,13 @@ def test_overrides_after_the_seeds_are_overrides() -> None:
         seeds_and_overrides(argparse.Namespace(seeds=["x"], overrides=[]))
     with pytest.raises(UserError, match="at least one"):
         seeds_and_overrides(argparse.Namespace(seeds=["a=1"], overrides=[]))
+
+
+def test_selected_arms_keeps_order_and_names_unknown_ones() -> None:
+    from hacd_graph.over_seeds import selected_arms
+
+    assert selected_arms(" b, a ,", ["a", "b"]) == ["b", "a"]
+    with pytest.raises(UserError, match=r"unknown arm\(s\) \['z'\]; known: a, b"):
+        selected_arms("a,z", ["a", "b"])
+    with pytest.raises(UserError, match="none given"):
+        selected_arms(",", ["a"])

@@ -48,6 +48,7 @@ from hacd_graph.errors import UserError
 from hacd_graph.over_seeds import (
     cell_text,
     seeds_and_overrides,
+    selected_arms,
     summarize,
     write_summary_csv,
 )
@@ -436,11 +437,7 @@ def compare(args: argparse.Namespace) -> int:
     from hacd_graph.pipeline import compose_config
     from hacd_graph.provenance import git_revision
 
-    arms = [a.strip() for a in args.arms.split(",") if a.strip()]
-    unknown = [a for a in arms if a not in ARMS]
-    if unknown or not arms:
-        raise UserError(f"--arms: unknown arm(s) {unknown or 'none given'}; known: "
-                        f"{', '.join(ARMS)}")
+    arms = selected_arms(args.arms, ARMS)
     seeds, overrides = seeds_and_overrides(args)
     bad = [o for o in overrides if ("=" not in o and not o.startswith("~"))
            or o.split("=", 1)[0].lstrip("+~")

@@ -49,7 +49,13 @@ import numpy as np
 import torch
 
 from hacd_graph.errors import UserError
-from hacd_graph.over_seeds import seeds_and_overrides
+from hacd_graph.over_seeds import (
+    cell_text,
+    seeds_and_overrides,
+    selected_arms,
+    summarize,
+    write_summary_csv,
+)
 
 ARMS = {  # name -> (training clips, overrides composed before the user's)
     "synthetic": ("synthetic", ()),
@@ -199,8 +205,6 @@ def tables(results: dict, training: dict[str, dict[str, list[float]]], columns: 
            names: dict[str, str], header_lines: Sequence[str], seen_clips: int) -> str:
     """The Markdown report: held-out metrics, then fit (seen clips, and ``training``'s rows:
     ``{label: {arm: one value per seed}}``)."""
-    from hacd_graph.over_seeds import cell_text, summarize
-
     def row(label: str, per_column: list[list[float]]) -> str | None:
         cells = [summarize(v) for v in per_column]
         if all(n == 0 for _, _, n in cells):
@@ -239,7 +243,6 @@ def evaluate(args: argparse.Namespace) -> int:
     from hacd_graph.data.soundbank.subset import write_bank_clips
     from hacd_graph.data.synth.scene import SceneConfig
     from hacd_graph.gnn import GNNConfig
-    from hacd_graph.over_seeds import write_summary_csv
     from hacd_graph.pipeline import compose_config
     from hacd_graph.pipeline.fingerprint import fingerprint
     from hacd_graph.provenance import git_revision
@@ -247,11 +250,7 @@ def evaluate(args: argparse.Namespace) -> int:
     from hacd_graph.teacher.stage import TeacherStage
     from hacd_graph.training import DistributedContext, TrainerConfig, config_from_mapping, fit
 
-    arms = [a.strip() for a in args.arms.split(",") if a.strip()]
-    unknown = [a for a in arms if a not in ARMS]
-    if unknown or not arms:
-        raise UserError(f"--arms: unknown arm(s) {unknown or 'none given'}; known: "
-                        f"{', '.join(ARMS)}")
+    arms = selected_arms(args.arms, ARMS)
     seeds, overrides = seeds_and_overrides(args)
     if any(o.split("=", 1)[0].lstrip("+~") == "trainer.seed" for o in overrides):
         raise UserError("trainer.seed is set per run: give --seeds instead")
