@@ -114,15 +114,15 @@ def score(probs: np.ndarray, targets: np.ndarray, ach, roots: Sequence[int],
     return {**keep, **root_metrics(probs, targets, roots, source_roots)}
 
 
-def bank_clips(bank: Path, packages: Sequence[str], ach, sample_rate: int,
-               limit: int | None = None) -> tuple[list[dict], list[torch.Tensor], np.ndarray]:
-    """``(entries, waveforms, targets [N, C])`` of the bank's clips of ``packages``; at most
-    ``limit`` of them, a seeded sample kept in manifest order."""
+def bank_clips(bank: Path, manifest: Sequence[dict], packages: Sequence[str], ach,
+               sample_rate: int, limit: int | None = None
+               ) -> tuple[list[dict], list[torch.Tensor], np.ndarray]:
+    """``(entries, waveforms, targets [N, C])`` of the clips of ``packages`` among the bank's
+    ``manifest`` entries; at most ``limit`` of them, a seeded sample kept in manifest order."""
     from hacd_graph.data.audio_io import load_audio
     from hacd_graph.data.datasets import labels_to_target
-    from hacd_graph.data.export import read_manifest
 
-    entries = [e for e in read_manifest(bank) if e["source_package"] in packages]
+    entries = [e for e in manifest if e["source_package"] in packages]
     if limit is not None and len(entries) > limit:
         keep = np.random.default_rng(0).choice(len(entries), limit, replace=False)
         entries = [entries[i] for i in sorted(keep)]
@@ -265,7 +265,8 @@ def evaluate(args: argparse.Namespace) -> int:
               "trainer.progress=false", *overrides]
     base = compose_config("distill_gnn", common)
     held = tuple(base.data.bank_held_out)
-    present = {e["source_package"] for e in read_manifest(bank)}
+    manifest = read_manifest(bank)
+    present = {e["source_package"] for e in manifest}
     train_pkgs = tuple(p for p in base.data.bank_packages if p in present)
     if set(train_pkgs) & set(held):
         raise UserError(f"packages both trained on and held out: {set(train_pkgs) & set(held)}")
@@ -295,8 +296,8 @@ def evaluate(args: argparse.Namespace) -> int:
             write_synthetic(out / "data" / f"train_{kind}", args.train_clips, seed=1,
                             config=scenes[kind], workers=args.workers, progress=False)
         timings[f"{kind}/generate_s"] = round(time.perf_counter() - start, 1)
-    sets = {"held_out": bank_clips(bank, held, ach, sr),
-            "seen": bank_clips(bank, train_pkgs, ach, sr, args.seen_clips)}
+    sets = {"held_out": bank_clips(bank, manifest, held, ach, sr),
+            "seen": bank_clips(bank, manifest, train_pkgs, ach, sr, args.seen_clips)}
     roots = [ach.index(m) for m in AUDIOSET_ROOTS if m in set(ach.ids)]
     source_roots = [ach.index(m) for m in SOURCE_ROOTS if m in set(ach.ids)]
 
